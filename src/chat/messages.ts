@@ -1,0 +1,70 @@
+import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
+import { messages, sessions } from "../db/schema.js";
+import { AppError } from "../lib/problem.js";
+import { hasBlocked } from "./blocks.js";
+import type { ChatContext } from "./context.js";
+import { appendEvents } from "./event-log.js";
+import type { Database } from "../db/client.js";
+import { refuseSelf, requireUser } from "./users.js";
+
+export type MessageView = { id: number; from: string; to: string; text: string; sentAt: string };
+
+/**
+ * message: stores the message and the recipient's numbered event in one transaction, then hands
+ * the event to the hub. Offline recipients get it from the log at their next stream.
+ */
+export async function sendMessage(context: ChatContext, from: string, to: string, text: string) {
+  const { db, hub } = context;
+  refuseSelf(from, to, "Error. Cannot message self");
+  await requireUser(db, to);
+  if (await hasBlocked(db, to, from)) {
+    throw new AppError("blocked", "Your message could not be delivered as the recipient has blocked you");
+  }
+  const sentAt = new Date();
+  const { message, event, online } = await db.transaction(async (tx) => {
+    const [message] = await tx.insert(messages).values({ sender: from, recipient: to, text, sentAt }).returning({ id: messages.id });
+    if (!message) throw new Error("message insert returned nothing");
+    const view: MessageView = { id: message.id, from, to, text, sentAt: sentAt.toISOString() };
+    const appended = await appendEvents(tx, [to], "message", view);
+    const [live] = await tx
+      .select({ id: sessions.id })
+      .from(sessions)
+      .where(and(eq(sessions.username, to), isNull(sessions.endedAt)));
+    return { message: view, event: appended.get(to), online: live !== undefined };
+  });
+  if (event) hub.publish(to, event);
+  return { ...message, delivery: online ? ("delivered" as const) : ("stored" as const) };
+}
+
+/** History: my messages (with one user, or all), newest first, paged by id. */
+export async function listMessages(
+  db: Database,
+  caller: string,
+  options: { with?: string; before?: number; limit: number },
+) {
+  if (options.with !== undefined) await requireUser(db, options.with);
+  const mine = or(eq(messages.sender, caller), eq(messages.recipient, caller));
+  const other = options.with;
+  const conversation =
+    other === undefined
+      ? mine
+      : or(
+          and(eq(messages.sender, caller), eq(messages.recipient, other)),
+          and(eq(messages.sender, other), eq(messages.recipient, caller)),
+        );
+  const rows = await db
+    .select()
+    .from(messages)
+    .where(and(conversation, options.before === undefined ? undefined : lt(messages.id, options.before)))
+    .orderBy(desc(messages.id))
+    .limit(options.limit);
+  const page: MessageView[] = rows.map((row) => ({
+    id: row.id,
+    from: row.sender,
+    to: row.recipient,
+    text: row.text,
+    sentAt: row.sentAt.toISOString(),
+  }));
+  const last = page.at(-1);
+  return { messages: page, nextBefore: page.length === options.limit && last ? last.id : null };
+}

@@ -1,0 +1,97 @@
+import { and, eq, isNull, or } from "drizzle-orm";
+import type { Database } from "../db/client.js";
+import { privateSessions, sessions } from "../db/schema.js";
+import { AppError } from "../lib/problem.js";
+import { hasBlocked } from "./blocks.js";
+import type { ChatContext } from "./context.js";
+import { appendEvents } from "./event-log.js";
+import { refuseSelf, requireUser } from "./users.js";
+
+export type PeerAddress = { host: string; port: number };
+export type PrivateStopReason = "stopped" | "logout" | "timeout";
+
+const between = (a: string, b: string) =>
+  or(
+    and(eq(privateSessions.initiator, a), eq(privateSessions.peer, b)),
+    and(eq(privateSessions.initiator, b), eq(privateSessions.peer, a)),
+  );
+
+async function liveAddress(db: Database, username: string) {
+  const [row] = await db
+    .select({ host: sessions.p2pHost, port: sessions.p2pPort })
+    .from(sessions)
+    .where(and(eq(sessions.username, username), isNull(sessions.endedAt)));
+  if (!row) return undefined;
+  return { address: row.host && row.port ? { host: row.host, port: row.port } : null };
+}
+
+/** startprivate: returns the peer's address and tells the peer ours. A session that is already live is reused. */
+export async function startPrivate(context: ChatContext, caller: string, target: string) {
+  const { db, hub } = context;
+  refuseSelf(caller, target, "Error. Cannot start private messaging with self");
+  await requireUser(db, target);
+  if (await hasBlocked(db, target, caller)) {
+    throw new AppError("blocked", `Error. Cannot start private messaging as ${target} has blocked you`);
+  }
+  const peer = await liveAddress(db, target);
+  if (!peer) throw new AppError("user_offline", `Error. ${target} is not online`);
+  if (!peer.address) throw new AppError("no_peer_address", `Error. ${target} has no address for private messaging`);
+  const own = await liveAddress(db, caller);
+  const peerAddress = peer.address;
+  const notice = await db.transaction(async (tx) => {
+    const [live] = await tx
+      .select({ id: privateSessions.id })
+      .from(privateSessions)
+      .where(and(between(caller, target), isNull(privateSessions.endedAt)));
+    if (!live) await tx.insert(privateSessions).values({ initiator: caller, peer: target });
+    const appended = await appendEvents(tx, [target], "private_started", { from: caller, address: own?.address ?? null });
+    return appended.get(target);
+  });
+  if (notice) hub.publish(target, notice);
+  return { username: target, address: peerAddress, detail: `Start private messaging with ${target}` };
+}
+
+/** stopprivate: ends the live private session between the two and tells the peer. */
+export async function stopPrivate(context: ChatContext, caller: string, target: string) {
+  refuseSelf(caller, target, "Error. Cannot stop private messaging with self");
+  await requireUser(context.db, target);
+  const ended = await endPrivateSessions(context, caller, "stopped", target);
+  if (ended === 0) throw new AppError("private_not_enabled", `Error. Private messaging to ${target} not enabled`);
+}
+
+/** Ends `username`'s live private sessions (with `only`, just the one with that user) and tells each peer. */
+export async function endPrivateSessions(
+  context: ChatContext,
+  username: string,
+  reason: PrivateStopReason,
+  only?: string,
+): Promise<number> {
+  const { db, hub } = context;
+  const involves = only ? between(username, only) : or(eq(privateSessions.initiator, username), eq(privateSessions.peer, username));
+  const notices = await db.transaction(async (tx) => {
+    const ended = await tx
+      .update(privateSessions)
+      .set({ endedAt: new Date() })
+      .where(and(involves, isNull(privateSessions.endedAt)))
+      .returning({ initiator: privateSessions.initiator, peer: privateSessions.peer });
+    const peers = [...new Set(ended.map((row) => (row.initiator === username ? row.peer : row.initiator)))];
+    return { count: ended.length, events: await appendEvents(tx, peers, "private_stopped", { from: username, reason }) };
+  });
+  for (const [peer, event] of notices.events) hub.publish(peer, event);
+  return notices.count;
+}
+
+/** My live private sessions, with each peer's current address. */
+export async function listPrivate(db: Database, caller: string) {
+  const rows = await db
+    .select({ initiator: privateSessions.initiator, peer: privateSessions.peer, startedAt: privateSessions.startedAt })
+    .from(privateSessions)
+    .where(and(or(eq(privateSessions.initiator, caller), eq(privateSessions.peer, caller)), isNull(privateSessions.endedAt)));
+  return Promise.all(
+    rows.map(async (row) => {
+      const username = row.initiator === caller ? row.peer : row.initiator;
+      const peer = await liveAddress(db, username);
+      return { username, address: peer?.address ?? null, startedAt: row.startedAt.toISOString(), startedByMe: row.initiator === caller };
+    }),
+  );
+}

@@ -1,0 +1,81 @@
+import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
+import type { SQL } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
+import * as schema from "./schema.js";
+
+export type Schema = typeof schema;
+/** Either driver: the domain only uses what both share. */
+export type Database = PgDatabase<PgQueryResultHKT, Schema>;
+export type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
+
+export type DatabaseHandle = {
+  db: Database;
+  kind: "pglite" | "postgres";
+  /** Where the data lives, for the start-up line (no password). */
+  description: string;
+  /** The postgres.js client, when there is one (LISTEN needs it). */
+  sql?: postgres.Sql;
+  close(): Promise<void>;
+};
+
+export const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
+
+/** Opens the embedded PGlite database in dataDir (or in memory) and applies the migrations. */
+export async function openPglite(dataDir?: string): Promise<DatabaseHandle> {
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const client = await PGlite.create(dataDir);
+  return wrapPglite(client, dataDir ? `embedded PGlite in ${dataDir}` : "embedded PGlite in memory");
+}
+
+/** Wraps an already-open PGlite (tests clone a migrated one) and makes sure it is migrated. */
+export async function wrapPglite(client: PGlite, description = "embedded PGlite"): Promise<DatabaseHandle> {
+  const db = drizzlePglite(client, { schema });
+  await migratePglite(db, { migrationsFolder });
+  return {
+    db: db as unknown as Database,
+    kind: "pglite",
+    description,
+    close: () => client.close(),
+  };
+}
+
+/** Connects to a PostgreSQL server through postgres.js and applies the migrations. */
+export async function openPostgres(url: string, options: { max?: number } = {}): Promise<DatabaseHandle> {
+  const sql = postgres(url, { max: options.max ?? 10, onnotice: () => {} });
+  const db = drizzlePostgres(sql, { schema });
+  await migratePostgres(db, { migrationsFolder });
+  const parsed = new URL(url);
+  return {
+    db: db as unknown as Database,
+    kind: "postgres",
+    description: `PostgreSQL at ${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`,
+    sql,
+    close: () => sql.end({ timeout: 5 }),
+  };
+}
+
+export function openDatabase(config: { databaseUrl?: string; dataDir: string }): Promise<DatabaseHandle> {
+  return config.databaseUrl ? openPostgres(config.databaseUrl) : openPglite(config.dataDir);
+}
+
+/** Runs raw SQL (built with drizzle's `sql` template, so parameterised) and returns its rows on either driver. */
+export async function queryRows<Row>(db: Database | Transaction, query: SQL): Promise<Row[]> {
+  const result = (await db.execute(query)) as unknown as Row[] | { rows: Row[] };
+  return Array.isArray(result) ? result : result.rows;
+}
+
+/** The SQLSTATE of a database error, looking through drizzle's wrapper. */
+export function sqlState(error: unknown): string | undefined {
+  for (let current = error; current && typeof current === "object"; current = (current as { cause?: unknown }).cause) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}

@@ -1,0 +1,137 @@
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  bigserial,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+const at = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+/** Accounts from the credentials file, with lockout state and the per-user event counter. */
+export const users = pgTable("users", {
+  username: text("username").primaryKey(),
+  passwordHash: text("password_hash").notNull(),
+  failedAttempts: integer("failed_attempts").notNull().default(0),
+  lockedUntil: at("locked_until"),
+  /** Highest event id handed out for this user; bumped under the row lock so ids commit in order. */
+  lastEventId: bigint("last_event_id", { mode: "number" }).notNull().default(0),
+  /** Highest event id written to one of the user's streams: where a stream without Last-Event-ID starts. */
+  deliveredEventId: bigint("delivered_event_id", { mode: "number" }).notNull().default(0),
+});
+
+/** One row per login; a live session has no endedAt. */
+export const sessions = pgTable(
+  "sessions",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    username: text("username")
+      .notNull()
+      .references(() => users.username),
+    startedAt: at("started_at").notNull().defaultNow(),
+    lastActivityAt: at("last_activity_at").notNull().defaultNow(),
+    endedAt: at("ended_at"),
+    endReason: text("end_reason"),
+    clientAddress: text("client_address"),
+    p2pHost: text("p2p_host"),
+    p2pPort: integer("p2p_port"),
+  },
+  (table) => [
+    // At most one live session per user, whichever instance tries to create it.
+    uniqueIndex("sessions_one_live_per_user").on(table.username).where(sql`${table.endedAt} is null`),
+    index("sessions_ended_at").on(table.endedAt),
+  ],
+);
+
+export const blocks = pgTable(
+  "blocks",
+  {
+    blocker: text("blocker")
+      .notNull()
+      .references(() => users.username),
+    blocked: text("blocked")
+      .notNull()
+      .references(() => users.username),
+    createdAt: at("created_at").notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.blocker, table.blocked] }), index("blocks_blocked").on(table.blocked)],
+);
+
+/** Every direct message ever accepted: the history behind GET /messages. */
+export const messages = pgTable(
+  "messages",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    sender: text("sender")
+      .notNull()
+      .references(() => users.username),
+    recipient: text("recipient")
+      .notNull()
+      .references(() => users.username),
+    text: text("text").notNull(),
+    sentAt: at("sent_at").notNull().defaultNow(),
+  },
+  (table) => [
+    index("messages_sender_recipient").on(table.sender, table.recipient, table.id),
+    index("messages_recipient_sender").on(table.recipient, table.sender, table.id),
+  ],
+);
+
+export const broadcasts = pgTable("broadcasts", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  sender: text("sender")
+    .notNull()
+    .references(() => users.username),
+  text: text("text").notNull(),
+  sentAt: at("sent_at").notNull().defaultNow(),
+  recipientCount: integer("recipient_count").notNull(),
+});
+
+/** Each user's numbered log of durable events: offline delivery and stream resume read it. */
+export const events = pgTable(
+  "events",
+  {
+    username: text("username")
+      .notNull()
+      .references(() => users.username),
+    id: bigint("id", { mode: "number" }).notNull(),
+    type: text("type").notNull(),
+    data: jsonb("data").notNull(),
+    createdAt: at("created_at").notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.username, table.id] })],
+);
+
+/** A private (peer-to-peer) chat the server brokered; live while endedAt is null. */
+export const privateSessions = pgTable(
+  "private_sessions",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    initiator: text("initiator")
+      .notNull()
+      .references(() => users.username),
+    peer: text("peer")
+      .notNull()
+      .references(() => users.username),
+    startedAt: at("started_at").notNull().defaultNow(),
+    endedAt: at("ended_at"),
+  },
+  (table) => [
+    uniqueIndex("private_sessions_one_live_pair")
+      .on(table.initiator, table.peer)
+      .where(sql`${table.endedAt} is null`),
+  ],
+);
+
+/** Server-wide values that must survive restarts and be shared by instances (the JWT secret). */
+export const settings = pgTable("settings", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});

@@ -1,0 +1,77 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Caller } from "../chat/sessions.js";
+import { AppError, problemStatus, type ProblemCode } from "./problem.js";
+
+export type AppEnv = { Variables: { caller: Caller; requestId: string } };
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().openapi({ example: "/problems/unknown-user" }),
+    title: z.string().openapi({ example: "Unknown user" }),
+    status: z.number().int().openapi({ example: 404 }),
+    code: z.enum(Object.keys(problemStatus) as [ProblemCode, ...ProblemCode[]]).openapi({ example: "unknown_user" }),
+    detail: z.string().openapi({ example: "Error. Invalid user" }),
+    requestId: z.string().optional().openapi({ description: "Also in the X-Request-Id header; quote it when reporting a 500." }),
+    errors: z
+      .array(z.object({ path: z.string(), message: z.string() }))
+      .optional()
+      .openapi({ description: "Each invalid field (validation_error only)." }),
+    attemptsLeft: z.number().int().optional().openapi({ description: "Wrong password for an existing user: tries left before lockout." }),
+    retryAfter: z.number().int().optional().openapi({ description: "Seconds to wait (423, 429); also in Retry-After." }),
+  })
+  .openapi("Problem");
+
+const problemDescriptions: Partial<Record<number, string>> = {
+  400: "Malformed JSON, missing or wrong fields (`validation_error`)",
+  401: "No token, a bad token, or the session ended (`unauthorized`)",
+  403: "The target has blocked the caller (`blocked`)",
+  404: "Not found",
+  409: "Conflict",
+  413: "Body over 64 KiB (`payload_too_large`)",
+  415: "Body not sent as application/json (`unsupported_media_type`)",
+  422: "The command names the caller (`self_target`)",
+  423: "Locked after 3 wrong passwords (`account_locked`)",
+  500: "Internal error; the body carries a request id and nothing else",
+};
+
+/** The problem+json responses of a route, declared once here and spread into each route. */
+export function problemResponses(...statuses: number[]) {
+  const all = [...new Set([...statuses, 500])].sort();
+  return Object.fromEntries(
+    all.map((status) => [
+      status,
+      {
+        description: problemDescriptions[status] ?? "Error",
+        content: { "application/problem+json": { schema: ProblemSchema } },
+      },
+    ]),
+  );
+}
+
+/** Responses every authenticated JSON route can give. */
+export const authenticatedProblems = [400, 401, 413, 415];
+
+/** A router whose validation failures become one problem+json shape. */
+export function createRouter() {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const errors = result.error.issues.map((issue) => ({
+          path: issue.path.map(String).join(".") || "(body)",
+          message: issue.message,
+        }));
+        throw new AppError("validation_error", errors.map((error) => `${error.path}: ${error.message}`).join("; "), { errors });
+      }
+    },
+  });
+}
+
+export const UsernameParam = z.object({
+  username: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "username", in: "path" }, example: "luke" }),
+});
+
+export const bearerSecurity = [{ bearerAuth: [] }];

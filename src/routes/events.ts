@@ -1,0 +1,78 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { ChatContext } from "../chat/context.js";
+import { openEventStream } from "../chat/event-stream.js";
+import { isSessionLive } from "../chat/sessions.js";
+import { requireSession } from "../lib/auth.js";
+import { bearerSecurity, createRouter, problemResponses } from "../lib/openapi.js";
+
+const EventsQuery = z.object({
+  access_token: z.string().optional().openapi({
+    description: "The bearer token, for clients that cannot send headers (browser EventSource). Never logged.",
+  }),
+  lastEventId: z.string().optional().openapi({
+    description: "Resume after this event id, like the Last-Event-ID header (the header wins).",
+    example: "41",
+  }),
+});
+
+const EventsHeaders = z.object({
+  "last-event-id": z.string().optional().openapi({ description: "Resume after this durable event id.", example: "41" }),
+});
+
+const eventsRoute = createRoute({
+  method: "get",
+  path: "/events",
+  tags: ["Events"],
+  summary: "My event stream (Server-Sent Events)",
+  description: [
+    "Durable events (`message`, `broadcast`, `private_started`, `private_stopped`) carry an `id:` that increases per user; ",
+    "they are stored, and a reconnect with `Last-Event-ID` replays every one after it, then goes live, with no gap and no duplicate. ",
+    "Without a resume id the stream starts after the last event already written to one of my streams, so messages stored while I was offline come first. ",
+    "Live-only events (`presence`, `session_ended`, `resync`) have no id and are never replayed; after a resume, re-read GET /users/online. ",
+    "An unknown or malformed resume id gets `resync` and the stream continues as if none were given. ",
+    "The stream starts with `retry:`, sends `: ping` comments at least every 15 s, ends with `session_ended` on logout or timeout, ",
+    "and is cut off if the reader falls more than the buffer bound (256 KiB by default) behind; reconnect with the last id seen. ",
+    "Opening a stream is not activity for the inactivity timeout. Several streams per session may be open.",
+  ].join(""),
+  security: bearerSecurity,
+  request: { query: EventsQuery, headers: EventsHeaders },
+  responses: {
+    200: {
+      description:
+        "text/event-stream. Data of each event: message `{id, from, to, text, sentAt}`; broadcast `{id, from, text, sentAt}`; " +
+        "private_started `{from, address:{host, port}|null}`; private_stopped `{from, reason}`; presence `{username, status, at}`; " +
+        "session_ended `{reason}`; resync `{reason, lastEventId}`.",
+      content: {
+        "text/event-stream": {
+          schema: z.string().openapi({
+            example: 'id: 3\nevent: message\ndata: {"id":12,"from":"hans","to":"luke","text":"Hey Dude","sentAt":"2026-11-25T14:00:00.000Z"}\n\n',
+          }),
+        },
+      },
+    },
+    ...problemResponses(400, 401),
+  },
+});
+
+export function eventRoutes(context: ChatContext) {
+  const session = requireSession(context, { touch: false, allowQueryToken: true });
+  return createRouter().openapi({ ...eventsRoute, middleware: [session] }, (c) => {
+    const caller = c.get("caller");
+    const stream = openEventStream({
+      db: context.db,
+      hub: context.hub,
+      cursor: context.cursor,
+      username: caller.username,
+      sessionId: caller.sessionId,
+      lastEventId: c.req.valid("header")["last-event-id"] ?? c.req.valid("query").lastEventId,
+      bufferBytes: context.settings.streamBufferBytes,
+      retryMs: 1000,
+      isSessionLive: () => isSessionLive(context.db, caller.sessionId),
+    });
+    return c.body(stream, 200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache, no-transform",
+      "x-accel-buffering": "no",
+    });
+  });
+}
