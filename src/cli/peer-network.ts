@@ -1,0 +1,264 @@
+import net, { type Server } from "node:net";
+import { dialPeer, PeerConnection, type ConnectionHandlers, type PeerAddress } from "./peer-connection.js";
+import type { EndReason, PeerFrame } from "./peer-frames.js";
+
+export type { PeerAddress } from "./peer-connection.js";
+
+/** Why a private session ended without us stopping it. */
+export type PeerEndReason = EndReason | "lost" | "malformed";
+
+export type PeerEvents = {
+  /** Someone who started a private session with us has connected. */
+  onOpened(peer: string): void;
+  onMessage(peer: string, text: string): void;
+  onEnded(peer: string, reason: PeerEndReason): void;
+};
+
+export type PeerNetworkOptions = {
+  events: PeerEvents;
+  /** Address to listen on; every interface when absent. */
+  host?: string;
+  /** How long a connection may take to say who it is, and an unannounced caller waits for the server's notice. */
+  handshakeTimeoutMs?: number;
+};
+
+/** A failure to show the user as it is. */
+export class PeerError extends Error {}
+
+type Handshake = { peer: string; answered(): void; refused(): void };
+
+/** Opens the listening side of private messaging on an OS-chosen port. */
+export async function listenForPeers(options: PeerNetworkOptions): Promise<PeerNetwork> {
+  const network = new PeerNetwork(options);
+  await network.listen(options.host);
+  return network;
+}
+
+/**
+ * Every private session of one user, each over its own TCP connection.
+ * A connection becomes a session only after the hello exchange: we accept a hello only from a user
+ * the server told us about (private_started), and when we dial, only the user we dialled may answer.
+ */
+export class PeerNetwork {
+  private self: string | undefined;
+  private readonly server: Server;
+  private readonly events: PeerEvents;
+  private readonly handshakeTimeoutMs: number;
+  private readonly connections = new Set<PeerConnection>();
+  private readonly sessions = new Map<string, PeerConnection>();
+  /** Users the server says started a session with us. */
+  private readonly startedBy = new Set<string>();
+  /** Callers whose hello came before the server's private_started about them. */
+  private readonly unannounced = new Map<string, PeerConnection>();
+  private readonly handshakes = new Map<PeerConnection, Handshake>();
+  private readonly handlers: ConnectionHandlers = {
+    onFrame: (connection, frame) => this.onFrame(connection, frame),
+    onBroken: (connection, reason) => this.onBroken(connection, reason),
+  };
+
+  constructor(options: PeerNetworkOptions) {
+    this.events = options.events;
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5000;
+    this.server = net.createServer((socket) => this.track(new PeerConnection(socket, false, this.handlers)));
+  }
+
+  listen(host?: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen({ port: 0, host }, () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+  }
+
+  get port(): number {
+    const address = this.server.address();
+    if (address === null || typeof address === "string") throw new Error("the peer listener is not listening");
+    return address.port;
+  }
+
+  /** Sets who we are once logged in; until then every caller is refused. */
+  identify(username: string): void {
+    this.self = username;
+  }
+
+  isConnected(peer: string): boolean {
+    return this.sessions.has(peer);
+  }
+
+  /** The server's private_started: `peer` is about to connect to us. */
+  expectPeer(peer: string): void {
+    this.startedBy.add(peer);
+    const waiting = this.unannounced.get(peer);
+    if (waiting === undefined) return;
+    this.unannounced.delete(peer);
+    this.admit(waiting, peer);
+  }
+
+  /** The server's private_stopped: the session with `peer` is over. */
+  endedByServer(peer: string, reason: EndReason): void {
+    this.startedBy.delete(peer);
+    this.unannounced.get(peer)?.destroy();
+    this.unannounced.delete(peer);
+    this.endSession(peer, reason);
+  }
+
+  /** Dials `peer` and completes the hello exchange; resolves once the session is open. */
+  async connect(peer: string, address: PeerAddress): Promise<void> {
+    const self = this.requireSelf();
+    if (this.sessions.has(peer)) return;
+    const socket = await dialPeer(address, this.handshakeTimeoutMs).catch(() => {
+      throw new PeerError(`Error. Could not connect to ${peer} at ${address.host}:${address.port}`);
+    });
+    const connection = this.track(new PeerConnection(socket, true, this.handlers));
+    const answered = new Promise<boolean>((resolve) => {
+      this.handshakes.set(connection, { peer, answered: () => resolve(true), refused: () => resolve(false) });
+    });
+    connection.send({ type: "hello", from: self });
+    if (!(await answered)) {
+      if (this.sessions.has(peer)) return; // they dialled us at the same moment and that connection won
+      throw new PeerError(`Error. ${peer} did not accept the private connection`);
+    }
+    const existing = this.sessions.get(peer);
+    if (existing !== undefined && self > peer) return this.retire(connection); // see admit()
+    if (existing !== undefined) this.retire(existing);
+    this.open(connection, peer);
+  }
+
+  send(peer: string, text: string): void {
+    const session = this.sessions.get(peer);
+    if (session === undefined) throw new PeerError(`Error. Private messaging to ${peer} not enabled`);
+    if (!session.send({ type: "message", from: this.requireSelf(), text })) {
+      this.sessions.delete(peer);
+      session.destroy();
+      throw new PeerError(`Error. ${peer} can no longer be reached; private messaging ended`);
+    }
+  }
+
+  /** Ends our session with `peer` and tells them; false when there was none. */
+  stop(peer: string): boolean {
+    this.startedBy.delete(peer);
+    const session = this.sessions.get(peer);
+    if (session === undefined) return false;
+    this.sessions.delete(peer);
+    void session.close({ type: "bye", from: this.requireSelf(), reason: "stopped" });
+    return true;
+  }
+
+  /** Says bye to every peer, stops listening, and resolves once every connection is closed. */
+  async close(reason: "logout" | "timeout"): Promise<void> {
+    this.server.close();
+    const closing = [...this.connections].map((connection) => connection.closed);
+    const sessions = new Set(this.sessions.values());
+    this.sessions.clear();
+    for (const session of sessions) {
+      void session.close(this.self === undefined ? undefined : { type: "bye", from: this.self, reason });
+    }
+    for (const connection of this.connections) if (!sessions.has(connection)) connection.destroy();
+    for (const handshake of this.handshakes.values()) handshake.refused();
+    this.handshakes.clear();
+    await Promise.all(closing);
+  }
+
+  private onFrame(connection: PeerConnection, frame: PeerFrame): void {
+    const peer = connection.peer;
+    if (peer === undefined) return this.onHello(connection, frame);
+    const current = this.sessions.get(peer) === connection;
+    if (frame.from !== peer || frame.type === "hello") {
+      connection.destroy();
+      if (current) this.endSession(peer, "malformed");
+      return;
+    }
+    // A connection replaced a moment ago may still carry the last messages sent before the switch.
+    if (frame.type === "message") return this.events.onMessage(peer, frame.text);
+    this.startedBy.delete(peer);
+    connection.destroy();
+    this.endSession(peer, frame.reason ?? "stopped");
+  }
+
+  /** A connection ended without us closing it, or we gave up on it before it became a session. */
+  private onBroken(connection: PeerConnection, reason: "closed" | "malformed"): void {
+    this.handshakes.get(connection)?.refused();
+    this.handshakes.delete(connection);
+    for (const [name, waiting] of this.unannounced) if (waiting === connection) this.unannounced.delete(name);
+    const peer = connection.peer;
+    if (peer !== undefined && this.sessions.get(peer) === connection) {
+      this.endSession(peer, reason === "malformed" ? "malformed" : "lost");
+    }
+  }
+
+  private onHello(connection: PeerConnection, frame: PeerFrame): void {
+    if (frame.type !== "hello") return this.discard(connection);
+    const handshake = this.handshakes.get(connection);
+    if (handshake !== undefined) {
+      if (frame.from !== handshake.peer) return this.discard(connection);
+      this.handshakes.delete(connection);
+      return handshake.answered();
+    }
+    if (this.self === undefined || frame.from === this.self) return this.discard(connection);
+    if (this.startedBy.has(frame.from)) return this.admit(connection, frame.from);
+    // The server's private_started may still be on its way to us; hold the caller until it comes or time runs out.
+    this.unannounced.get(frame.from)?.destroy();
+    this.unannounced.set(frame.from, connection);
+  }
+
+  /**
+   * A caller the server announced has said hello: answer it and open the session.
+   * When both sides dialled at once, both keep the connection the smaller name dialled.
+   */
+  private admit(connection: PeerConnection, peer: string): void {
+    const self = this.requireSelf();
+    const existing = this.sessions.get(peer);
+    if (existing?.dialled && self < peer) return this.discard(connection);
+    if (existing !== undefined) this.retire(existing);
+    connection.send({ type: "hello", from: self });
+    this.open(connection, peer);
+    this.events.onOpened(peer);
+  }
+
+  private open(connection: PeerConnection, peer: string): void {
+    connection.peer = peer;
+    this.sessions.set(peer, connection);
+  }
+
+  /** Ends the session with `peer`, if there is one, and tells the user why. */
+  private endSession(peer: string, reason: PeerEndReason): void {
+    const session = this.sessions.get(peer);
+    if (session === undefined) return;
+    this.sessions.delete(peer);
+    session.destroy();
+    this.events.onEnded(peer, reason);
+  }
+
+  private track(connection: PeerConnection): PeerConnection {
+    this.connections.add(connection);
+    void connection.closed.then(() => this.connections.delete(connection));
+    setTimeout(() => {
+      if (connection.peer === undefined) this.discard(connection);
+    }, this.handshakeTimeoutMs).unref();
+    return connection;
+  }
+
+  /**
+   * Stops using a connection another one replaced, closing it a little later: the other side may still
+   * be switching over, and closing it at once would look to them like a lost session.
+   */
+  private retire(connection: PeerConnection): void {
+    if (connection.peer !== undefined && this.sessions.get(connection.peer) === connection) {
+      this.sessions.delete(connection.peer);
+    }
+    setTimeout(() => connection.destroy(), 1000).unref();
+  }
+
+  /** Drops a connection that never became a session. */
+  private discard(connection: PeerConnection): void {
+    connection.destroy();
+    this.onBroken(connection, "closed");
+  }
+
+  private requireSelf(): string {
+    if (this.self === undefined) throw new PeerError("Error. Log in before messaging privately");
+    return this.self;
+  }
+}

@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import {
+  createFrameReader,
+  decodeFrame,
+  encodeFrame,
+  MAX_FRAME_LENGTH,
+  type PeerFrame,
+} from "../../src/cli/peer-frames.js";
+
+function readFrames(chunks: string[]) {
+  const frames: PeerFrame[] = [];
+  let malformed = 0;
+  const reader = createFrameReader({ onFrame: (frame) => frames.push(frame), onMalformed: () => malformed++ });
+  for (const chunk of chunks) reader.push(chunk);
+  return { frames, malformed };
+}
+
+describe("peer frames", () => {
+  it("encodes each frame as one JSON line and decodes it back", () => {
+    const frames: PeerFrame[] = [
+      { type: "hello", from: "hans" },
+      { type: "message", from: "hans", text: "hey dude\nsecond line" },
+      { type: "bye", from: "hans", reason: "logout" },
+      { type: "bye", from: "hans" },
+    ];
+    for (const frame of frames) {
+      const line = encodeFrame(frame);
+      expect(line.endsWith("\n")).toBe(true);
+      expect(line.slice(0, -1)).not.toContain("\n");
+      expect(decodeFrame(line.slice(0, -1))).toEqual(frame);
+    }
+    expect(encodeFrame({ type: "hello", from: "hans" })).toBe('{"type":"hello","from":"hans"}\n');
+  });
+
+  it.each([
+    ["text that is not JSON", "hello hans"],
+    ["JSON that is not an object", '"hello"'],
+    ["an unknown type", '{"type":"shout","from":"hans"}'],
+    ["a missing sender", '{"type":"hello"}'],
+    ["a sender with spaces", '{"type":"hello","from":"hans solo"}'],
+    ["an empty message", '{"type":"message","from":"hans","text":""}'],
+    ["a message without text", '{"type":"message","from":"hans"}'],
+    ["a field of the wrong type", '{"type":"message","from":"hans","text":42}'],
+    ["an unexpected field", '{"type":"hello","from":"hans","admin":true}'],
+    ["an unknown bye reason", '{"type":"bye","from":"hans","reason":"bored"}'],
+  ])("rejects %s", (_name, line) => {
+    expect(decodeFrame(line)).toBeUndefined();
+  });
+});
+
+describe("the frame reader", () => {
+  it("finds frames whatever the chunk boundaries", () => {
+    const stream =
+      encodeFrame({ type: "hello", from: "hans" }) + encodeFrame({ type: "message", from: "hans", text: "hi" });
+    const { frames, malformed } = readFrames([stream.slice(0, 7), stream.slice(7, 40), stream.slice(40)]);
+    expect(frames).toEqual([
+      { type: "hello", from: "hans" },
+      { type: "message", from: "hans", text: "hi" },
+    ]);
+    expect(malformed).toBe(0);
+  });
+
+  it("reports a malformed line once and ignores everything after it", () => {
+    const good = encodeFrame({ type: "hello", from: "hans" });
+    const { frames, malformed } = readFrames([good, "garbage\n", good, good]);
+    expect(frames).toHaveLength(1);
+    expect(malformed).toBe(1);
+  });
+
+  it("gives up on a line longer than the limit instead of buffering it", () => {
+    const { frames, malformed } = readFrames(["x".repeat(MAX_FRAME_LENGTH), "x"]);
+    expect(frames).toHaveLength(0);
+    expect(malformed).toBe(1);
+  });
+});
