@@ -1,0 +1,82 @@
+import { expect } from "vitest";
+import type { Hub } from "../../src/chat/hub.js";
+import type { TestChat } from "../support/chat.js";
+import type { ReceivedEvent } from "../support/sse.js";
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Sends a direct message in-process and fails the test on anything but 201. */
+export async function sendMessage(chat: TestChat, token: string, to: string, text: string) {
+  const response = await chat.request("POST", "/messages", { token, json: { to, text } });
+  expect(response.status, await response.clone().text()).toBe(201);
+  return (await response.json()) as { id: number; delivery: "delivered" | "stored"; text: string };
+}
+
+/** Polls `check` until it holds; for state that changes on a timer (the delivered cursor, the sweeper). */
+export async function waitUntil(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** Takes the next `count` events of `type` from a stream. */
+export async function nextEvents(stream: { next(type?: string, timeoutMs?: number): Promise<ReceivedEvent> }, type: string, count: number) {
+  const taken: ReceivedEvent[] = [];
+  for (let index = 0; index < count; index++) taken.push(await stream.next(type, 10_000));
+  return taken;
+}
+
+export const textsOf = (events: ReceivedEvent[]) => events.map((event) => (event.data as { text: string }).text);
+export const idsOf = (events: ReceivedEvent[]) => events.map((event) => Number(event.id));
+export const messagesIn = (events: ReceivedEvent[]) => events.filter((event) => event.event === "message");
+
+/**
+ * Issues an authenticated request every `everyMs` (without waiting for the previous one, so a
+ * slow response does not stretch the gap) until stopped; every answer must be 200.
+ */
+export function keepActive(chat: TestChat, token: string, everyMs = 300) {
+  const statuses: number[] = [];
+  const pending: Promise<void>[] = [];
+  const tick = () =>
+    pending.push(
+      Promise.resolve(chat.request("GET", "/users/online", { token })).then(async (response) => {
+        statuses.push(response.status);
+        await response.body?.cancel();
+      }),
+    );
+  tick();
+  const timer = setInterval(tick, everyMs);
+  return {
+    statuses,
+    async stop() {
+      clearInterval(timer);
+      await Promise.all(pending);
+      return statuses;
+    },
+  };
+}
+
+/**
+ * Counts the streams attached to the hub per user, so a test can wait until a stream it opened
+ * is live before causing a live-only event (those reach only streams already attached).
+ */
+export function watchAttachments(hub: Hub) {
+  const attached = new Map<string, number>();
+  const attach = hub.attach.bind(hub);
+  hub.attach = (subscriber) => {
+    attached.set(subscriber.username, (attached.get(subscriber.username) ?? 0) + 1);
+    return attach(subscriber);
+  };
+  return {
+    count: (username: string) => attached.get(username) ?? 0,
+    /** Runs `open` and waits until it has attached one more stream for `username`. */
+    async opened<T>(username: string, open: () => Promise<T>): Promise<T> {
+      const before = attached.get(username) ?? 0;
+      const result = await open();
+      await waitUntil(() => (attached.get(username) ?? 0) > before, `a stream of ${username} to attach`);
+      return result;
+    },
+  };
+}

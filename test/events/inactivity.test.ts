@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestChat, type TestChat } from "../support/chat.js";
+import { EventReader } from "../support/sse.js";
+import { keepActive, sleep, watchAttachments } from "./helpers.js";
+
+let chat: TestChat;
+let streams: ReturnType<typeof watchAttachments>;
+beforeAll(async () => {
+  chat = await createTestChat({ timeoutSeconds: 1 });
+  streams = watchAttachments(chat.context.hub);
+  // One pass over the code paths first, so a cold start does not eat into the 1 s timeout below.
+  // Nothing is asserted here: under load the warm-up session may time out half-way.
+  const { obiwan } = await chat.users("obiwan");
+  const token = await chat.login(obiwan);
+  for (const path of ["/users/online", "/events"]) await (await chat.request("GET", path, { token })).body?.cancel();
+  await chat.request("POST", "/logout", { token });
+});
+afterAll(() => chat.close());
+
+const statusOf = async (token: string) => {
+  const response = await chat.request("GET", "/users/online", { token });
+  await response.body?.cancel();
+  return response.status;
+};
+
+describe("inactivity logout", () => {
+  it("ends a session that makes no requests, even with its stream open, and tells the others", async () => {
+    const { hans, luke } = await chat.users("hans", "luke");
+    const hansToken = await chat.login(hans);
+    // The observer must outlive the timeout itself, so it keeps busier than the 300 ms test below.
+    const hansActivity = keepActive(chat, hansToken, 200);
+    try {
+      const watcher = await streams.opened(hans, () => chat.events(hansToken));
+      const lukeToken = await chat.login(luke);
+      const idle = await streams.opened(luke, () => chat.events(lukeToken));
+
+      expect(await idle.next("session_ended", 10_000)).toEqual({ id: undefined, event: "session_ended", data: { reason: "timeout" } });
+      await idle.closed();
+      expect((await watcher.next("presence")).data).toMatchObject({ username: luke, status: "online" });
+      expect((await watcher.next("presence", 10_000)).data).toMatchObject({ username: luke, status: "offline" });
+      expect(await statusOf(lukeToken)).toBe(401);
+      await watcher.close();
+    } finally {
+      const statuses = await hansActivity.stop();
+      expect(statuses.filter((status) => status !== 200), `observer statuses ${statuses}`).toEqual([]);
+    }
+  });
+
+  it("does not count opening event streams as activity", async () => {
+    const { luke } = await chat.users("luke");
+    const token = await chat.login(luke);
+    const opened: EventReader[] = [];
+    let ended = false;
+    // A new stream every 300 ms: if opening one counted as activity, the session would never end.
+    while (!ended) {
+      const response = await chat.request("GET", "/events", { token });
+      ended = response.status === 401;
+      if (!ended) opened.push(new EventReader(response));
+      expect(opened.length).toBeLessThan(40);
+      await sleep(300);
+    }
+    expect(opened.length).toBeGreaterThanOrEqual(2);
+    for (const stream of opened) await stream.closed();
+    // A stream still opening when the session ended closes without a reason; the others were told.
+    expect(opened[0]!.events.at(-1)).toEqual({ id: undefined, event: "session_ended", data: { reason: "timeout" } });
+  });
+
+  it("keeps a session that makes a request every 300 ms alive past the timeout", async () => {
+    const { luke } = await chat.users("luke");
+    const token = await chat.login(luke);
+    const stream = await streams.opened(luke, () => chat.events(token));
+    const activity = keepActive(chat, token, 300);
+    await sleep(2500);
+    const statuses = await activity.stop();
+    expect(statuses.length).toBeGreaterThanOrEqual(5);
+    expect(statuses.filter((status) => status !== 200), `statuses ${statuses}`).toEqual([]);
+    expect(stream.events.filter((event) => event.event === "session_ended")).toEqual([]);
+    expect(stream.ended).toBe(false);
+    expect(await statusOf(token)).toBe(200);
+    await stream.close();
+  });
+});

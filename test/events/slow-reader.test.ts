@@ -1,0 +1,116 @@
+import { createParser } from "eventsource-parser";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestChat, type TestChat } from "../support/chat.js";
+import { idsOf, nextEvents, sendMessage, textsOf } from "./helpers.js";
+
+const BUFFER_BYTES = 4096;
+
+let chat: TestChat;
+beforeAll(async () => {
+  chat = await createTestChat({ streamBufferBytes: BUFFER_BYTES });
+});
+afterAll(() => chat.close());
+
+/** A raw stream body read only when asked to, so the test controls when the reader falls behind. */
+function manualReader(body: ReadableStream<Uint8Array>) {
+  const reader = body.getReader();
+  const messages: { id: string; text: string }[] = [];
+  const decoder = new TextDecoder();
+  const parser = createParser({
+    onEvent: (event) => {
+      if (event.event === "message") messages.push({ id: event.id!, text: (JSON.parse(event.data) as { text: string }).text });
+    },
+  });
+  return {
+    messages,
+    /** Reads until `count` messages have been parsed. */
+    async readMessages(count: number) {
+      while (messages.length < count) {
+        const { done, value } = await reader.read();
+        if (done) throw new Error("stream ended early");
+        parser.feed(decoder.decode(value, { stream: true }));
+      }
+    },
+    /** Reads what is left; says whether the stream ended in an error (cut off) rather than a clean close. */
+    async readToEnd(): Promise<"closed" | "cut off"> {
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return "closed";
+          parser.feed(decoder.decode(value, { stream: true }));
+        }
+      } catch {
+        return "cut off";
+      }
+    },
+  };
+}
+
+const bigTexts = (count: number, fill: string) => Array.from({ length: count }, (_, index) => `${index}:`.padEnd(1000, fill));
+
+describe("a reader that falls behind", () => {
+  it("is cut off when it never reads, and a resume with Last-Event-ID gets every message", async () => {
+    const { hans, luke } = await chat.users("hans", "luke");
+    const hansToken = await chat.login(hans);
+    const lukeToken = await chat.login(luke);
+    // luke's last id seen, from an earlier stream that did read.
+    const earlier = await chat.events(lukeToken);
+    await sendMessage(chat, hansToken, luke, "before");
+    const before = await earlier.next("message");
+    await earlier.close();
+
+    const stalled = await chat.request("GET", "/events", { token: lukeToken, headers: { "last-event-id": before.id! } });
+    expect(stalled.status).toBe(200);
+    const texts = bigTexts(12, "x");
+    expect(texts.join("").length).toBeGreaterThan(2 * BUFFER_BYTES);
+    for (const text of texts) await sendMessage(chat, hansToken, luke, text);
+
+    const late = manualReader(stalled.body!);
+    expect(await late.readToEnd()).toBe("cut off");
+    expect(late.messages.length).toBeLessThan(texts.length);
+
+    const resumeFrom = late.messages.at(-1)?.id ?? before.id!;
+    const resumed = await chat.events(lukeToken, { "last-event-id": resumeFrom });
+    const rest = await nextEvents(resumed, "message", texts.length - late.messages.length);
+    expect([...late.messages.map((message) => message.text), ...textsOf(rest)]).toEqual(texts);
+    expect(await resumed.quietFor(200, "message")).toEqual([]);
+    await resumed.close();
+  });
+
+  it("is cut off when it stops reading mid-stream, and resuming from its last id loses nothing", async () => {
+    const { hans, luke } = await chat.users("hans", "luke");
+    const hansToken = await chat.login(hans);
+    const lukeToken = await chat.login(luke);
+    const texts = bigTexts(16, "y");
+
+    const response = await chat.request("GET", "/events", { token: lukeToken });
+    const slow = manualReader(response.body!);
+    for (const text of texts.slice(0, 2)) await sendMessage(chat, hansToken, luke, text);
+    await slow.readMessages(2);
+    // The reader stops here while the rest (far over the bound) is sent.
+    for (const text of texts.slice(2)) await sendMessage(chat, hansToken, luke, text);
+    expect(await slow.readToEnd()).toBe("cut off");
+    expect(slow.messages.length).toBeLessThan(texts.length);
+
+    const resumed = await chat.events(lukeToken, { "last-event-id": slow.messages.at(-1)!.id });
+    const rest = await nextEvents(resumed, "message", texts.length - slow.messages.length);
+    expect([...slow.messages.map((message) => message.text), ...textsOf(rest)]).toEqual(texts);
+    expect([...slow.messages.map((message) => Number(message.id)), ...idsOf(rest)]).toEqual(texts.map((_, index) => index + 1));
+    expect(await resumed.quietFor(200, "message")).toEqual([]);
+    await resumed.close();
+  });
+
+  it("is not cut off by a replay larger than the buffer when it keeps reading", async () => {
+    const { hans, luke } = await chat.users("hans", "luke");
+    const hansToken = await chat.login(hans);
+    const texts = bigTexts(12, "z");
+    for (const text of texts) expect((await sendMessage(chat, hansToken, luke, text)).delivery).toBe("stored");
+
+    const stream = await chat.events(await chat.login(luke));
+    expect(textsOf(await nextEvents(stream, "message", texts.length))).toEqual(texts);
+    await sendMessage(chat, hansToken, luke, "live after the backlog");
+    expect(textsOf([await stream.next("message")])).toEqual(["live after the backlog"]);
+    expect(stream.ended).toBe(false);
+    await stream.close();
+  });
+});

@@ -1,0 +1,62 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CredentialsError, parseCredentials, readCredentialsFile } from "../../src/chat/credentials.js";
+
+function credentialsError(text: string): CredentialsError {
+  try {
+    parseCredentials(text, "credentials.txt");
+  } catch (error) {
+    expect(error).toBeInstanceOf(CredentialsError);
+    return error as CredentialsError;
+  }
+  throw new Error(`parseCredentials(${JSON.stringify(text)}) did not throw`);
+}
+
+describe("parseCredentials", () => {
+  it("reads one `username password` per line, keeping case", () => {
+    expect(parseCredentials("Hans falcon\nyoda Wise!Old#1\n")).toEqual([
+      { username: "Hans", password: "falcon" },
+      { username: "yoda", password: "Wise!Old#1" },
+    ]);
+  });
+
+  it("skips blank lines and accepts CRLF line ends and a missing final newline", () => {
+    expect(parseCredentials("\nhans falcon\r\n\r\n  \nluke sunrise")).toEqual([
+      { username: "hans", password: "falcon" },
+      { username: "luke", password: "sunrise" },
+    ]);
+  });
+
+  it.each([
+    ["a line with no password", "hans falcon\nluke\n", 2],
+    ["two spaces between the fields", "hans falcon\nluke  sunrise\n", 2],
+    ["a tab instead of a space", "hans falcon\nyoda wise\nluke\tsunrise\n", 3],
+    ["a third field", "hans falcon extra\n", 1],
+    ["a trailing space", "hans falcon\n\nluke sunrise \n", 3],
+    ["a username with characters outside the allowed set", "hans falcon\nlu/ke sunrise\n", 2],
+    ["a username listed twice", "hans falcon\nluke sunrise\nhans again\n", 3],
+  ])("refuses %s, naming the line", (_, text, lineNumber) => {
+    const error = credentialsError(text);
+    expect(error.message).toContain(`credentials.txt line ${lineNumber}:`);
+  });
+
+  it("refuses a file with no users", () => {
+    expect(credentialsError("\n\n").message).toMatch(/no users/);
+  });
+});
+
+describe("readCredentialsFile", () => {
+  it("names the file it cannot read", async () => {
+    const missing = join(await mkdtemp(join(tmpdir(), "chat-credentials-")), "missing.txt");
+    await expect(readCredentialsFile(missing)).rejects.toThrow(CredentialsError);
+    await expect(readCredentialsFile(missing)).rejects.toThrow(missing);
+  });
+
+  it("names the file and line of a malformed entry", async () => {
+    const file = join(await mkdtemp(join(tmpdir(), "chat-credentials-")), "credentials.txt");
+    await writeFile(file, "hans falcon\nbroken\n");
+    await expect(readCredentialsFile(file)).rejects.toThrow(`${file} line 2:`);
+  });
+});
