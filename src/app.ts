@@ -5,8 +5,13 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ChatContext } from "./chat/context.js";
+import { corsFor } from "./lib/cors.js";
 import { createRouter } from "./lib/openapi.js";
+import { isDatabaseUnavailable } from "./db/client.js";
 import { AppError, problemResponse, type ProblemCode } from "./lib/problem.js";
+import { createRateLimits, limitEveryRequest } from "./lib/rate-limit.js";
+import { requestLog } from "./lib/request-log.js";
+import { createObservability, type Observability } from "./lib/telemetry.js";
 import { authRoutes } from "./routes/auth.js";
 import { blockRoutes } from "./routes/blocks.js";
 import { broadcastRoutes } from "./routes/broadcasts.js";
@@ -46,18 +51,31 @@ function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof HTTPException) {
     const code = codeForStatus[error.status];
-    if (code) return new AppError(code, error.message || "Request rejected");
+    if (code) return new AppError(code, error.status === 415 ? "Send the body as application/json" : error.message || "Request rejected");
+  }
+  if (isDatabaseUnavailable(error)) {
+    return new AppError("service_unavailable", "The database is unavailable right now; try again shortly", { retryAfter: 1 });
   }
   return new AppError("internal_error", "Something went wrong on our side; quote the request id if you report it");
 }
 
-export type AppOptions = { onInternalError?: (error: unknown, requestId: string) => void };
+export type AppOptions = {
+  onInternalError?: (error: unknown, requestId: string) => void;
+  /** Request logs and metrics; without it requests are measured but not logged. */
+  observability?: Pick<Observability, "logger" | "metrics">;
+  /** Origins whose pages may call the API; none by default. */
+  corsOrigins?: readonly string[];
+};
 
 /** The whole HTTP surface over a chat context; no I/O happens until a request arrives. */
 export function createApp(context: ChatContext, options: AppOptions = {}) {
   const app = createRouter();
+  const observability = options.observability ?? createObservability({ logLevel: "silent", processMetrics: false });
 
   app.use(requestId());
+  app.use(requestLog(observability.logger, observability.metrics));
+  if (options.corsOrigins?.length) app.use(corsFor(options.corsOrigins));
+  app.use(limitEveryRequest(createRateLimits(context.settings.rateLimits)));
   app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => problemResponse(new AppError("method_not_allowed", `${c.req.method} is not allowed here; use ${methods.join(", ")}`), c.get("requestId"), { allow: methods.join(", ") }) }));
   app.use(
     bodyLimit({
@@ -83,7 +101,7 @@ export function createApp(context: ChatContext, options: AppOptions = {}) {
     .route("/", blockRoutes(context))
     .route("/", privateRoutes(context))
     .route("/", eventRoutes(context))
-    .route("/", opsRoutes());
+    .route("/", opsRoutes(context, observability));
 
   app.doc31("/openapi.json", openApiInfo);
   app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Chat service API" }));

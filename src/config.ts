@@ -16,9 +16,20 @@ export type Config = {
   passwordHashCost: number;
   /** Bytes an event stream may have waiting for a slow reader before it is cut off. */
   streamBufferBytes: number;
+  logLevel: LogLevel;
+  /** Origins whose pages may call the API (CORS); empty allows none, `*` any. */
+  corsOrigins: string[];
+  /** Requests per minute, counted per instance (in memory); 0 turns a limit off. */
+  rateLimitPerUser: number;
+  rateLimitPerAddress: number;
+  loginRateLimitPerUsername: number;
+  loginRateLimitPerAddress: number;
 };
 
 export class ConfigError extends Error {}
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const USAGE = `usage: npm start -- [port] [block_duration] [timeout] [options]
   --port <n>              TCP port (default 4000; 0 picks a free one)        PORT
@@ -31,12 +42,26 @@ const USAGE = `usage: npm start -- [port] [block_duration] [timeout] [options]
   --ping-interval <s>     keep-alive comment on event streams (15)            PING_INTERVAL
   --password-hash-cost <n> scrypt N, a power of two (16384)                   PASSWORD_HASH_COST
   --stream-buffer <bytes> per-stream buffer before a slow reader is cut off   STREAM_BUFFER_BYTES
+  --log-level <level>     fatal|error|warn|info|debug|trace|silent (info)     LOG_LEVEL
+  --cors-origin <origin>  origin whose pages may call the API; repeatable,    CORS_ORIGINS
+                          or a comma-separated list; * for any (default none)
+  --rate-limit <n>        authenticated requests per minute per user (6000)   RATE_LIMIT
+  --address-rate-limit <n> requests per minute per client address (12000)     ADDRESS_RATE_LIMIT
+  --login-rate-limit <n>  login attempts per minute per username (60)         LOGIN_RATE_LIMIT
+  --login-address-rate-limit <n> login attempts per minute per address (600)  LOGIN_ADDRESS_RATE_LIMIT
+                          rate limits are counted per instance; 0 turns one off
   JWT_SECRET              token signing secret (default: generated once, kept in the database)`;
 
 const seconds = (name: string) =>
   z.coerce
     .number({ error: `${name} must be a number of seconds` })
     .refine((value) => Number.isFinite(value) && value > 0, `${name} must be a positive number of seconds`);
+
+const perMinute = (name: string) =>
+  z.coerce
+    .number({ error: `${name} must be a number of requests per minute` })
+    .int(`${name} must be a whole number`)
+    .min(0, `${name} must be 0 (off) or more`);
 
 const schema = z.object({
   port: z.coerce
@@ -63,6 +88,25 @@ const schema = z.object({
     .number({ error: "stream-buffer must be a number of bytes" })
     .int()
     .min(4096, "stream-buffer must be at least 4096 bytes"),
+  logLevel: z.enum(LOG_LEVELS, { error: `log-level must be one of ${LOG_LEVELS.join(", ")}` }),
+  corsOrigins: z.array(
+    z.string().transform((value, context) => {
+      if (value === "*") return value;
+      const origin = URL.canParse(value) ? new URL(value).origin : "null";
+      if (origin === "null" || value.replace(/\/$/, "") !== origin) {
+        context.addIssue({
+          code: "custom",
+          message: `cors-origin "${value}" must be an origin like https://chat.example.com (scheme, host, optional port; no path) or *`,
+        });
+        return z.NEVER;
+      }
+      return origin;
+    }),
+  ),
+  rateLimitPerUser: perMinute("rate-limit"),
+  rateLimitPerAddress: perMinute("address-rate-limit"),
+  loginRateLimitPerUsername: perMinute("login-rate-limit"),
+  loginRateLimitPerAddress: perMinute("login-address-rate-limit"),
 });
 
 /** Reads flags, then positional arguments, then environment variables, then defaults. */
@@ -84,6 +128,12 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
         "ping-interval": { type: "string" },
         "password-hash-cost": { type: "string" },
         "stream-buffer": { type: "string" },
+        "log-level": { type: "string" },
+        "cors-origin": { type: "string", multiple: true },
+        "rate-limit": { type: "string" },
+        "address-rate-limit": { type: "string" },
+        "login-rate-limit": { type: "string" },
+        "login-address-rate-limit": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -110,6 +160,12 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     pingIntervalSeconds: pick(values["ping-interval"], env.PING_INTERVAL, "15"),
     passwordHashCost: pick(values["password-hash-cost"], env.PASSWORD_HASH_COST, "16384"),
     streamBufferBytes: pick(values["stream-buffer"], env.STREAM_BUFFER_BYTES, String(256 * 1024)),
+    logLevel: pick(values["log-level"], env.LOG_LEVEL, "info"),
+    corsOrigins: splitList(values["cors-origin"]?.join(",") ?? env.CORS_ORIGINS),
+    rateLimitPerUser: pick(values["rate-limit"], env.RATE_LIMIT, "6000"),
+    rateLimitPerAddress: pick(values["address-rate-limit"], env.ADDRESS_RATE_LIMIT, "12000"),
+    loginRateLimitPerUsername: pick(values["login-rate-limit"], env.LOGIN_RATE_LIMIT, "60"),
+    loginRateLimitPerAddress: pick(values["login-address-rate-limit"], env.LOGIN_ADDRESS_RATE_LIMIT, "600"),
   });
   if (!result.success) {
     const messages = result.error.issues.map((issue) => issue.message);
@@ -117,3 +173,6 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   }
   return result.data;
 }
+
+/** "a, b c" -> ["a", "b", "c"]: a list given with commas or spaces. */
+const splitList = (value: string | undefined) => (value ?? "").split(/[\s,]+/).filter((item) => item !== "");

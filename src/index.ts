@@ -1,5 +1,6 @@
 import { CredentialsError } from "./chat/credentials.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { isDatabaseUnavailable } from "./db/client.js";
 import { startServer } from "./server.js";
 
 async function main() {
@@ -23,23 +24,31 @@ async function main() {
     }
     throw error;
   }
-  console.log(`chat service listening on ${server.url} (database: ${server.database.description}; docs: ${server.url}/docs)`);
+  const { logger } = server;
+  logger.info(`chat service listening on ${server.url} (database: ${server.database.description}; docs: ${server.url}/docs)`);
 
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal} received, shutting down`);
+    logger.info({ signal }, `${signal} received, shutting down`);
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
     server.close().then(
       () => process.exit(0),
       (error) => {
-        console.error("shutdown failed:", error);
+        logger.error({ err: error }, "shutdown failed");
         process.exit(1);
       },
     );
   };
+  // The driver can reject a connection's internal promise when the server cuts it; the pool
+  // reconnects by itself, so such a loss is logged and the process keeps serving.
+  process.on("unhandledRejection", (reason) => {
+    if (isDatabaseUnavailable(reason)) return logger.warn({ reason: String(reason) }, "database connection lost");
+    logger.fatal({ err: reason }, "unhandled rejection");
+    process.exit(1);
+  });
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
 }

@@ -5,24 +5,34 @@ import type { ChatContext } from "./chat/context.js";
 import { syncUsers, readCredentialsFile } from "./chat/credentials.js";
 import { createDeliveredCursor } from "./chat/event-log.js";
 import { createLocalHub } from "./chat/hub.js";
+import { createPostgresHub } from "./chat/pg-hub.js";
 import { startSweeper } from "./chat/sessions.js";
 import { createTokens, loadSigningSecret } from "./chat/tokens.js";
 import type { Config } from "./config.js";
 import { openDatabase, type DatabaseHandle } from "./db/client.js";
+import type { Logger } from "./lib/logger.js";
+import { createObservability, type Observability } from "./lib/telemetry.js";
 
 export type RunningServer = {
   url: string;
   port: number;
   database: DatabaseHandle;
   context: ChatContext;
+  logger: Logger;
   close(): Promise<void>;
 };
 
 const CURSOR_FLUSH_MS = 1000;
 
-/** Builds the domain over an open database: hub, tokens, timers. */
-export async function createChatContext(database: DatabaseHandle, config: Config) {
-  const hub = createLocalHub({ pingIntervalMs: config.pingIntervalSeconds * 1000 });
+/**
+ * Builds the domain over an open database: hub, tokens, timers. On a PostgreSQL server the hub
+ * also reaches the other instances; the embedded PGlite is one process, so one instance.
+ */
+export async function createChatContext(database: DatabaseHandle, config: Config, observability?: Observability) {
+  const telemetry = observability?.telemetry;
+  const localHub = createLocalHub({ pingIntervalMs: config.pingIntervalSeconds * 1000, telemetry });
+  const crossInstance = database.sql ? await createPostgresHub(database.sql, database.db, localHub) : undefined;
+  const hub = crossInstance ?? localHub;
   const cursor = createDeliveredCursor(database.db);
   const tokens = createTokens(await loadSigningSecret(database.db, config.jwtSecret));
   const context: ChatContext = {
@@ -30,14 +40,22 @@ export async function createChatContext(database: DatabaseHandle, config: Config
     hub,
     cursor,
     tokens,
+    telemetry,
     settings: {
       blockDurationSeconds: config.blockDurationSeconds,
       timeoutSeconds: config.timeoutSeconds,
       streamBufferBytes: config.streamBufferBytes,
       pingIntervalSeconds: config.pingIntervalSeconds,
+      rateLimits: {
+        perUser: config.rateLimitPerUser,
+        perAddress: config.rateLimitPerAddress,
+        loginPerUsername: config.loginRateLimitPerUsername,
+        loginPerAddress: config.loginRateLimitPerAddress,
+      },
     },
   };
-  const logError = (error: unknown) => console.error("background task failed:", error);
+  const logError = (error: unknown) =>
+    observability ? observability.logger.error({ err: error }, "background task failed") : console.error("background task failed:", error);
   const stopSweeper = startSweeper(context, logError);
   const cursorTimer = setInterval(() => cursor.flush().catch(logError), CURSOR_FLUSH_MS);
   cursorTimer.unref();
@@ -47,23 +65,31 @@ export async function createChatContext(database: DatabaseHandle, config: Config
     async stop() {
       stopSweeper();
       clearInterval(cursorTimer);
+      await crossInstance?.stop();
       hub.closeAll();
-      hub.stop();
+      localHub.stop();
       await cursor.flush().catch(logError);
     },
   };
 }
 
-/** config -> database -> users -> app -> listening socket. Tests may hand in an already-open database. */
-export async function startServer(config: Config, openedDatabase?: DatabaseHandle): Promise<RunningServer> {
+/**
+ * config -> database -> users -> app -> listening socket. Tests may hand in an already-open
+ * database, and their own logger and metrics.
+ */
+export async function startServer(
+  config: Config,
+  openedDatabase?: DatabaseHandle,
+  options: { observability?: Observability } = {},
+): Promise<RunningServer> {
+  const observability = options.observability ?? createObservability({ logLevel: config.logLevel });
   const credentials = await readCredentialsFile(config.credentialsFile);
   const database = openedDatabase ?? (await openDatabase(config));
   try {
     await syncUsers(database.db, credentials, config.passwordHashCost);
-    const chat = await createChatContext(database, config);
-    const app = createApp(chat.context, {
-      onInternalError: (error, requestId) => console.error(`request ${requestId} failed:`, error),
-    });
+    const chat = await createChatContext(database, config, observability);
+    // A 500's error and stack go in its request line (see lib/request-log.ts).
+    const app = createApp(chat.context, { observability, corsOrigins: config.corsOrigins });
     const server: ServerType = await new Promise((resolve) => {
       const listening = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(listening));
     });
@@ -74,6 +100,7 @@ export async function startServer(config: Config, openedDatabase?: DatabaseHandl
       port,
       database,
       context: chat.context,
+      logger: observability.logger,
       async close() {
         // Stop accepting, end the streams so keep-alive sockets drain, then release the database.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -2,14 +2,31 @@ import { and, eq, inArray, isNull, ne } from "drizzle-orm";
 import { blocks, broadcasts, sessions } from "../db/schema.js";
 import type { ChatContext } from "./context.js";
 import { appendEvents } from "./event-log.js";
+import { findReplay, keyedRequest, sendOnce } from "./idempotency.js";
 
 export const SOME_SKIPPED = "Your message could not be delivered to some recipients";
 
-/** broadcast: to every online user but the sender and those who blocked the sender; never stored for offline users. */
-export async function sendBroadcast(context: ChatContext, from: string, text: string) {
+export type SentBroadcast = {
+  id: number;
+  from: string;
+  text: string;
+  sentAt: string;
+  recipients: number;
+  allDelivered: boolean;
+  detail?: string;
+};
+
+/**
+ * broadcast: to every online user but the sender and those who blocked the sender; never stored for
+ * offline users. A retry under the same idempotency key answers the first response and sends nothing.
+ */
+export async function sendBroadcast(context: ChatContext, from: string, text: string, idempotencyKey?: string) {
   const { db, hub } = context;
+  const keyed = keyedRequest(from, idempotencyKey, "POST /broadcasts", { text });
+  const replay = await findReplay<SentBroadcast>(db, keyed);
+  if (replay) return replay;
   const sentAt = new Date();
-  const result = await db.transaction(async (tx) => {
+  const result = await sendOnce(db, keyed, async (tx) => {
     const online = await tx
       .selectDistinct({ username: sessions.username })
       .from(sessions)
@@ -30,15 +47,18 @@ export async function sendBroadcast(context: ChatContext, from: string, text: st
       .returning({ id: broadcasts.id });
     if (!row) throw new Error("broadcast insert returned nothing");
     const view = { id: row.id, from, text, sentAt: sentAt.toISOString() };
-    const events = await appendEvents(tx, recipients, "broadcast", view);
-    return { view, events, recipients: recipients.length, skipped: skipped.size };
+    const events = await appendEvents(hub, tx, recipients, "broadcast", view);
+    const allDelivered = skipped.size === 0;
+    const response: SentBroadcast = {
+      ...view,
+      recipients: recipients.length,
+      allDelivered,
+      ...(allDelivered ? {} : { detail: SOME_SKIPPED }),
+    };
+    return { response, events };
   });
+  if (result.replayed) return result.response;
   for (const [username, event] of result.events) hub.publish(username, event);
-  const allDelivered = result.skipped === 0;
-  return {
-    ...result.view,
-    recipients: result.recipients,
-    allDelivered,
-    ...(allDelivered ? {} : { detail: SOME_SKIPPED }),
-  };
+  context.telemetry?.broadcastAccepted(result.response.recipients);
+  return result.response;
 }

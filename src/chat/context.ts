@@ -1,6 +1,7 @@
 import type { Database } from "../db/client.js";
 import type { DeliveredCursor } from "./event-log.js";
 import type { Hub } from "./hub.js";
+import type { ChatTelemetry } from "./telemetry.js";
 import type { Tokens } from "./tokens.js";
 
 /** What every domain function works with; built once at start-up (or per test). */
@@ -9,12 +10,23 @@ export type ChatContext = {
   hub: Hub;
   cursor: DeliveredCursor;
   tokens: Tokens;
+  /** Reports sessions, logins, messages and streams to logs and metrics; absent when nobody watches. */
+  telemetry?: ChatTelemetry;
   settings: {
     blockDurationSeconds: number;
     timeoutSeconds: number;
     streamBufferBytes: number;
     pingIntervalSeconds: number;
+    /** Requests per minute (0 = off); enforced by the HTTP layer, per instance. */
+    rateLimits: RateLimitSettings;
   };
+};
+
+export type RateLimitSettings = {
+  perUser: number;
+  perAddress: number;
+  loginPerUsername: number;
+  loginPerAddress: number;
 };
 
 export const MAX_TEXT_LENGTH = 4096;

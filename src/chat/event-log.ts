@@ -2,13 +2,15 @@ import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Database, Transaction } from "../db/client.js";
 import { events, users } from "../db/schema.js";
 import type { DurableEvent, DurableEventType } from "./events.js";
+import type { Hub } from "./hub.js";
 
 /**
  * The one place that numbers and stores durable events. Ids come from a per-user counter bumped
  * under the user's row lock, so a user's events commit in id order: a reader that has seen id n
- * never later finds an id below n appear.
+ * never later finds an id below n appear. The hub may add a notice that goes out with the commit.
  */
 export async function appendEvents(
+  hub: Hub,
   tx: Transaction,
   recipients: readonly string[],
   type: DurableEventType,
@@ -18,8 +20,9 @@ export async function appendEvents(
   if (recipients.length === 0) return appended;
   const names = [...recipients].sort();
   if (names.length > 1) {
-    // Lock in name order so two fan-outs over overlapping users cannot deadlock.
-    await tx.select({ username: users.username }).from(users).where(inArray(users.username, names)).orderBy(asc(users.username)).for("update");
+    // Lock in name order so two fan-outs over overlapping users cannot deadlock; "no key update"
+    // does not conflict with the key-share locks foreign keys take on users rows.
+    await tx.select({ username: users.username }).from(users).where(inArray(users.username, names)).orderBy(asc(users.username)).for("no key update");
   }
   const numbered = await tx
     .update(users)
@@ -31,6 +34,7 @@ export async function appendEvents(
   for (let start = 0; start < rows.length; start += 2000) {
     await tx.insert(events).values(rows.slice(start, start + 2000));
   }
+  await hub.inTransaction?.(tx, numbered);
   return appended;
 }
 

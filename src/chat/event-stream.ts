@@ -3,6 +3,7 @@ import type { DeliveredCursor } from "./event-log.js";
 import { readEventCursor, readEventsAfter } from "./event-log.js";
 import { encodeEvent, type DurableEvent, type SessionEndReason } from "./events.js";
 import type { Hub, Subscriber } from "./hub.js";
+import type { ChatTelemetry, StreamCloseReason, StreamInfo } from "./telemetry.js";
 
 const REPLAY_PAGE = 500;
 const encoder = new TextEncoder();
@@ -20,6 +21,9 @@ export type EventStreamOptions = {
   /** Checked once the stream is attached, closing the gap where the session ended while it opened. */
   isSessionLive: () => Promise<boolean>;
   onClose?: () => void;
+  telemetry?: ChatTelemetry;
+  /** Correlates the stream's open and close reports with the request that opened it. */
+  requestId?: string;
 };
 
 /**
@@ -33,31 +37,62 @@ export function openEventStream(options: EventStreamOptions): ReadableStream<Uin
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let closed = false;
   let lastId = 0;
-  let catchingUp = false;
+  // Until the resume point is known, deliveries only mark that the log must be read.
+  let catchingUp = true;
   let catchUpAgain = false;
   let detach = () => {};
+  const { telemetry } = options;
+  const info: StreamInfo = { username, sessionId, requestId: options.requestId, lastEventId: options.lastEventId };
+  const openedAt = Date.now();
 
-  const close = () => {
+  const close = (reason: StreamCloseReason) => {
     if (closed) return;
     closed = true;
     detach();
+    wakeRoomWaiters();
+    telemetry?.streamClosed(info, reason);
     options.onClose?.();
   };
 
-  /** Queues bytes; a reader that lets more than the buffer bound pile up is cut off. */
-  const write = (bytes: Uint8Array) => {
+  /** Resolved when the reader takes from the queue or the stream closes. */
+  let roomWaiters: (() => void)[] = [];
+  const wakeRoomWaiters = () => {
+    const waiters = roomWaiters;
+    roomWaiters = [];
+    for (const wake of waiters) wake();
+  };
+  const untilRoom = () =>
+    closed || (controller.desiredSize ?? 0) > 0 ? Promise.resolve() : new Promise<void>((resolve) => roomWaiters.push(resolve));
+
+  /** Queues bytes; a reader that lets more than the buffer bound pile up is cut off (not a replay, which waits for room). */
+  const write = (bytes: Uint8Array, cutOffWhenFull = true) => {
     if (closed) return;
     controller.enqueue(bytes);
-    if ((controller.desiredSize ?? 0) < 0) {
-      close();
+    if (cutOffWhenFull && (controller.desiredSize ?? 0) < 0) {
+      close("slow_reader");
       controller.error(new Error("event stream reader too slow"));
     }
   };
 
-  const writeDurable = (event: DurableEvent) => {
-    write(encodeEvent(event));
+  const writeDurable = (event: DurableEvent, cutOffWhenFull = true) => {
+    write(encodeEvent(event), cutOffWhenFull);
     lastId = event.id;
     cursor.advance(username, event.id);
+    if (!telemetry || closed) return;
+    telemetry.eventsDelivered(event.type, 1);
+    // Lag only for what was sent while this stream was open; replays of older events are not lag.
+    const sentAt = typeof event.data.sentAt === "string" ? Date.parse(event.data.sentAt) : Number.NaN;
+    if (sentAt >= openedAt) telemetry.deliveryLag(event.type, (Date.now() - sentAt) / 1000);
+  };
+
+  /** Closes the stream from the server side; with a session reason, first tells the client. */
+  const endStream = (closeReason: StreamCloseReason, sessionReason?: SessionEndReason) => {
+    if (closed) return;
+    if (sessionReason) write(encodeEvent({ type: "session_ended", data: { reason: sessionReason } }));
+    if (closed) return; // the farewell itself overflowed a slow reader's buffer
+    if (sessionReason) telemetry?.eventsDelivered("session_ended", 1);
+    close(closeReason);
+    controller.close();
   };
 
   const catchUp = async () => {
@@ -73,12 +108,17 @@ export function openEventStream(options: EventStreamOptions): ReadableStream<Uin
         do {
           page = await readEventsAfter(db, username, lastId, REPLAY_PAGE);
           if (closed) return;
-          for (const event of page) writeDurable(event);
+          // A backlog larger than the buffer would cut off even a fast reader: replay at its pace.
+          for (const event of page) {
+            await untilRoom();
+            if (closed) return;
+            writeDurable(event, false);
+          }
         } while (page.length === REPLAY_PAGE);
       } while (catchUpAgain && !closed);
     } catch (error) {
       if (!closed) {
-        close();
+        close("error");
         controller.error(error);
       }
     } finally {
@@ -94,18 +134,21 @@ export function openEventStream(options: EventStreamOptions): ReadableStream<Uin
       if (!catchingUp && event.id === lastId + 1) writeDurable(event);
       else void catchUp();
     },
+    notify(id) {
+      if (!closed && id > lastId) void catchUp();
+    },
     write,
     end(reason?: SessionEndReason) {
-      if (closed) return;
-      if (reason) write(encodeEvent({ type: "session_ended", data: { reason } }));
-      close();
-      controller.close();
+      endStream(reason ? "session_ended" : "server_closed", reason);
     },
   };
 
   const start = async () => {
+    // Attach before anything goes out: once the client sees the stream open, it gets every live event.
+    detach = hub.attach(subscriber);
     // Something goes out at once so the client (and any proxy) sees the stream open.
     write(encoder.encode(`retry: ${options.retryMs}\n\n`));
+    if (!(await options.isSessionLive())) return endStream("session_ended");
     const position = await readEventCursor(db, username);
     if (closed || !position) return;
     const requested = parseEventId(options.lastEventId);
@@ -113,13 +156,13 @@ export function openEventStream(options: EventStreamOptions): ReadableStream<Uin
       lastId = position.deliveredEventId;
     } else if (requested === undefined || requested > position.lastEventId) {
       write(encodeEvent({ type: "resync", data: { reason: "unknown_event_id", lastEventId: options.lastEventId } }));
+      telemetry?.eventsDelivered("resync", 1);
       lastId = position.deliveredEventId;
     } else {
       lastId = requested;
     }
-    // Attach before reading, so an event committed during the replay is either read or delivered.
-    detach = hub.attach(subscriber);
-    if (!(await options.isSessionLive())) return subscriber.end();
+    // Attached before reading, so an event committed during the replay is either read or delivered.
+    catchingUp = false;
     await catchUp();
   };
 
@@ -127,14 +170,18 @@ export function openEventStream(options: EventStreamOptions): ReadableStream<Uin
     {
       start(streamController) {
         controller = streamController;
+        telemetry?.streamOpened(info);
         start().catch((error) => {
           if (closed) return;
-          close();
+          close("error");
           controller.error(error);
         });
       },
+      pull() {
+        wakeRoomWaiters();
+      },
       cancel() {
-        close();
+        close("client_closed");
       },
     },
     { highWaterMark: options.bufferBytes, size: (chunk) => chunk.byteLength },

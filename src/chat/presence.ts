@@ -18,6 +18,11 @@ export async function listOnline(db: Database, caller: string, sinceSeconds?: nu
   return rows.map((row) => row.username).sort(byName);
 }
 
+/** Live sessions, on every instance (the sessions-online gauge). */
+export function countOnline(db: Database): Promise<number> {
+  return db.$count(sessions, isNull(sessions.endedAt));
+}
+
 /** Tells every other open stream that `username` came or went, except the users it has blocked. */
 export async function announcePresence(db: Database, hub: Hub, username: string, status: "online" | "offline", at: Date) {
   const excluded = new Set(await listBlocked(db, username));

@@ -44,7 +44,7 @@ export async function startPrivate(context: ChatContext, caller: string, target:
       .from(privateSessions)
       .where(and(between(caller, target), isNull(privateSessions.endedAt)));
     if (!live) await tx.insert(privateSessions).values({ initiator: caller, peer: target });
-    const appended = await appendEvents(tx, [target], "private_started", { from: caller, address: own?.address ?? null });
+    const appended = await appendEvents(hub, tx, [target], "private_started", { from: caller, address: own?.address ?? null });
     return appended.get(target);
   });
   if (notice) hub.publish(target, notice);
@@ -75,7 +75,7 @@ export async function endPrivateSessions(
       .where(and(involves, isNull(privateSessions.endedAt)))
       .returning({ initiator: privateSessions.initiator, peer: privateSessions.peer });
     const peers = [...new Set(ended.map((row) => (row.initiator === username ? row.peer : row.initiator)))];
-    return { count: ended.length, events: await appendEvents(tx, peers, "private_stopped", { from: username, reason }) };
+    return { count: ended.length, events: await appendEvents(hub, tx, peers, "private_stopped", { from: username, reason }) };
   });
   for (const [peer, event] of notices.events) hub.publish(peer, event);
   return notices.count;

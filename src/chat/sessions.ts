@@ -8,6 +8,7 @@ import type { SessionEndReason } from "./events.js";
 import { DISABLED_HASH, verifyPassword } from "./passwords.js";
 import { announcePresence } from "./presence.js";
 import { endPrivateSessions } from "./private.js";
+import type { LoginFailureReason } from "./telemetry.js";
 
 export const MAX_FAILED_ATTEMPTS = 3;
 
@@ -35,9 +36,16 @@ const locked = (detail: string, until: Date) => new AppError("account_locked", d
 /** Login with the original's lockout: 3 consecutive wrong passwords lock the username, from any address. */
 export async function login(context: ChatContext, request: LoginRequest) {
   const { db, tokens, hub } = context;
+  const failed = (reason: LoginFailureReason) => context.telemetry?.loginFailed(request.username, reason);
   const [user] = await db.select().from(users).where(eq(users.username, request.username));
-  if (!user || user.passwordHash === DISABLED_HASH) throw new AppError("invalid_credentials", LOGIN_TEXT.unknownUser);
-  if (user.lockedUntil && user.lockedUntil > new Date()) throw locked(LOGIN_TEXT.locked, user.lockedUntil);
+  if (!user || user.passwordHash === DISABLED_HASH) {
+    failed("unknown_user");
+    throw new AppError("invalid_credentials", LOGIN_TEXT.unknownUser);
+  }
+  if (user.lockedUntil && user.lockedUntil > new Date()) {
+    failed("locked");
+    throw locked(LOGIN_TEXT.locked, user.lockedUntil);
+  }
 
   if (!(await verifyPassword(request.password, user.passwordHash))) {
     await recordFailure(context, request.username);
@@ -48,7 +56,10 @@ export async function login(context: ChatContext, request: LoginRequest) {
     .set({ failedAttempts: 0 })
     .where(and(eq(users.username, request.username), or(isNull(users.lockedUntil), lt(users.lockedUntil, sql`now()`))))
     .returning({ username: users.username });
-  if (!cleared) throw locked(LOGIN_TEXT.locked, new Date(Date.now() + context.settings.blockDurationSeconds * 1000));
+  if (!cleared) {
+    failed("locked");
+    throw locked(LOGIN_TEXT.locked, new Date(Date.now() + context.settings.blockDurationSeconds * 1000));
+  }
 
   const p2pHost = request.p2pPort === undefined ? null : (request.p2pHost ?? request.clientAddress ?? null);
   let session;
@@ -68,6 +79,7 @@ export async function login(context: ChatContext, request: LoginRequest) {
   }
   if (!session) throw new Error("session insert returned nothing");
   const { token, expiresAt } = await tokens.issue({ sessionId: session.id, username: request.username });
+  context.telemetry?.sessionStarted({ username: request.username, sessionId: session.id });
   await announcePresence(db, hub, request.username, "online", session.startedAt);
   return {
     token,
@@ -90,8 +102,15 @@ async function recordFailure(context: ChatContext, username: string): Promise<ne
     })
     .where(and(eq(users.username, username), or(isNull(users.lockedUntil), lt(users.lockedUntil, sql`now()`))))
     .returning({ failedAttempts: users.failedAttempts, lockedUntil: users.lockedUntil });
-  if (!counted) throw locked(LOGIN_TEXT.locked, new Date(Date.now() + settings.blockDurationSeconds * 1000));
-  if (counted.lockedUntil && counted.lockedUntil > new Date()) throw locked(LOGIN_TEXT.nowLocked, counted.lockedUntil);
+  if (!counted) {
+    context.telemetry?.loginFailed(username, "locked");
+    throw locked(LOGIN_TEXT.locked, new Date(Date.now() + settings.blockDurationSeconds * 1000));
+  }
+  context.telemetry?.loginFailed(username, "wrong_password");
+  if (counted.lockedUntil && counted.lockedUntil > new Date()) {
+    context.telemetry?.accountLocked(username, settings.blockDurationSeconds);
+    throw locked(LOGIN_TEXT.nowLocked, counted.lockedUntil);
+  }
   throw new AppError("invalid_credentials", LOGIN_TEXT.wrongPassword, {
     attemptsLeft: MAX_FAILED_ATTEMPTS - counted.failedAttempts,
   });
@@ -153,6 +172,7 @@ export async function sweepIdleSessions(context: ChatContext): Promise<number> {
 
 /** What follows any session end: presence, the session's streams told and closed, private sessions ended. */
 async function afterSessionEnded(context: ChatContext, username: string, sessionId: string, reason: SessionEndReason, at: Date) {
+  context.telemetry?.sessionEnded({ username, sessionId }, reason);
   context.hub.endSession(username, sessionId, reason);
   await announcePresence(context.db, context.hub, username, "offline", at);
   await endPrivateSessions(context, username, reason);

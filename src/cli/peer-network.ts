@@ -22,6 +22,12 @@ export type PeerNetworkOptions = {
   handshakeTimeoutMs?: number;
 };
 
+/**
+ * How long after a peer's goodbye the server's notice of that same end may still arrive. The server
+ * tells us later than the peer does, so its notice can come after a new session has already started.
+ */
+const SERVER_NOTICE_GRACE_MS = 10_000;
+
 /** A failure to show the user as it is. */
 export class PeerError extends Error {}
 
@@ -51,6 +57,8 @@ export class PeerNetwork {
   /** Callers whose hello came before the server's private_started about them. */
   private readonly unannounced = new Map<string, PeerConnection>();
   private readonly handshakes = new Map<PeerConnection, Handshake>();
+  /** Peers whose goodbye ended a session, and when: the server's notice of that end is still to come. */
+  private readonly goodbyes = new Map<string, number>();
   private readonly handlers: ConnectionHandlers = {
     onFrame: (connection, frame) => this.onFrame(connection, frame),
     onBroken: (connection, reason) => this.onBroken(connection, reason),
@@ -89,6 +97,7 @@ export class PeerNetwork {
 
   /** The server's private_started: `peer` is about to connect to us. */
   expectPeer(peer: string): void {
+    this.goodbyes.delete(peer); // the server's notices from now on are about the new session
     this.startedBy.add(peer);
     const waiting = this.unannounced.get(peer);
     if (waiting === undefined) return;
@@ -96,11 +105,15 @@ export class PeerNetwork {
     this.admit(waiting, peer);
   }
 
-  /** The server's private_stopped: the session with `peer` is over. */
+  /**
+   * The server's private_stopped: the session with `peer` is over. A caller still waiting for its
+   * private_started is left waiting: the server's events come in order, so this notice is about an earlier session.
+   */
   endedByServer(peer: string, reason: EndReason): void {
     this.startedBy.delete(peer);
-    this.unannounced.get(peer)?.destroy();
-    this.unannounced.delete(peer);
+    const goodbyeAt = this.goodbyes.get(peer);
+    this.goodbyes.delete(peer);
+    if (goodbyeAt !== undefined && Date.now() - goodbyeAt < SERVER_NOTICE_GRACE_MS) return; // told already
     this.endSession(peer, reason);
   }
 
@@ -174,6 +187,7 @@ export class PeerNetwork {
     if (frame.type === "message") return this.events.onMessage(peer, frame.text);
     this.startedBy.delete(peer);
     connection.destroy();
+    this.goodbyes.set(peer, Date.now());
     this.endSession(peer, frame.reason ?? "stopped");
   }
 

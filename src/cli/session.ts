@@ -21,8 +21,13 @@ export type SessionContext = {
 /** Runs a logged-in session: commands from the prompt, deliveries from the event stream, until it ends. */
 export async function runSession(context: SessionContext): Promise<SessionEnd> {
   const { baseUrl, token, prompt, peers } = context;
-  let endSession: (end: SessionEnd) => void = () => undefined;
-  const ended = new Promise<SessionEnd>((resolve) => (endSession = resolve));
+  let endedAs: SessionEnd | undefined;
+  let resolveEnded: (end: SessionEnd) => void = () => undefined;
+  const ended = new Promise<SessionEnd>((resolve) => (resolveEnded = resolve));
+  const endSession = (end: SessionEnd) => {
+    endedAs ??= end;
+    resolveEnded(endedAs);
+  };
 
   const stream = openEventStream({
     baseUrl,
@@ -42,6 +47,8 @@ export async function runSession(context: SessionContext): Promise<SessionEnd> {
 
   try {
     for (;;) {
+      // The session may have ended while the last command ran: then lines typed meanwhile are not run.
+      if (endedAs !== undefined) return endedAs;
       const next = await Promise.race([prompt.readCommand(), ended]);
       if (typeof next === "object") return next;
       // Input ended (Ctrl+D, Ctrl+C, the end of a pipe): leave as `logout` would.

@@ -59,7 +59,7 @@ export function createTerminalPrompt(options: TerminalPromptOptions): TerminalPr
   const readBehind = async (prompt: string, secret: boolean): Promise<string | undefined> => {
     if (ended) return undefined;
     lines.setPrompt(prompt);
-    lines.prompt();
+    lines.prompt(true); // keys typed ahead, before the prompt showed, stay in order with the cursor after them
     prompting = true;
     readingSecret = secret;
     echo.muted = secret && terminal;
@@ -70,10 +70,15 @@ export function createTerminalPrompt(options: TerminalPromptOptions): TerminalPr
       readingSecret = false;
       if (echo.muted) output.write("\n"); // the Enter the user typed was muted too
       echo.muted = false;
+      lines.setPrompt(COMMAND_PROMPT); // keys typed before the next question are drawn behind the command prompt
     }
   };
 
-  const showsPrompt = () => terminal && prompting && !ended && !readingSecret;
+  /**
+   * Whether the bottom row holds a prompt or keys typed ahead of one (while a command runs): printed
+   * lines go above it. Readline draws keys typed ahead behind its last prompt, so they are erased and drawn alike.
+   */
+  const showsPrompt = () => terminal && !ended && !readingSecret && (prompting || lines.line !== "");
 
   /** Clears the prompt and the typed text from the screen; returns how many rows above the cursor they began. */
   const erasePrompt = (): number => {

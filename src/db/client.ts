@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
@@ -48,7 +49,9 @@ export async function wrapPglite(client: PGlite, description = "embedded PGlite"
 
 /** Connects to a PostgreSQL server through postgres.js and applies the migrations. */
 export async function openPostgres(url: string, options: { max?: number } = {}): Promise<DatabaseHandle> {
-  const sql = postgres(url, { max: options.max ?? 10, onnotice: () => {} });
+  // A name of its own lets the pool find its own connections in pg_stat_activity (see db/health.ts).
+  const applicationName = `chat-service ${randomUUID().slice(0, 8)}`;
+  const sql = postgres(url, { max: options.max ?? 10, onnotice: () => {}, connection: { application_name: applicationName } });
   const db = drizzlePostgres(sql, { schema });
   await migratePostgres(db, { migrationsFolder });
   const parsed = new URL(url);
@@ -78,4 +81,17 @@ export function sqlState(error: unknown): string | undefined {
     if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
   }
   return undefined;
+}
+
+const CONNECTION_ERRORS = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED", "CONNECT_TIMEOUT", "ECONNREFUSED", "ECONNRESET", "EPIPE"]);
+
+/** A lost or refused database connection (server restarting, backend terminated), as opposed to a bad query. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const state = sqlState(error);
+  if (state && (state.startsWith("08") || state === "57P01" || state === "57P02" || state === "57P03")) return true;
+  for (let current = error; current && typeof current === "object"; current = (current as { cause?: unknown }).cause) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && CONNECTION_ERRORS.has(code)) return true;
+  }
+  return false;
 }

@@ -4,6 +4,7 @@ import {
   bigserial,
   index,
   integer,
+  json,
   jsonb,
   pgTable,
   primaryKey,
@@ -128,6 +129,27 @@ export const privateSessions = pgTable(
       .on(table.initiator, table.peer)
       .where(sql`${table.endedAt} is null`),
   ],
+);
+
+/**
+ * A send made with an Idempotency-Key, committed with the message or broadcast it made, so a retry
+ * answers the same. `response` is json, not jsonb: keeping key order makes a replay byte-identical.
+ */
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    username: text("username")
+      .notNull()
+      .references(() => users.username),
+    key: text("key").notNull(),
+    /** "POST /messages" or "POST /broadcasts". */
+    route: text("route").notNull(),
+    /** SHA-256 of the request body as sent the first time: a reuse with another body is refused. */
+    requestHash: text("request_hash").notNull(),
+    response: json("response").notNull(),
+    createdAt: at("created_at").notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.username, table.key] })],
 );
 
 /** Server-wide values that must survive restarts and be shared by instances (the JWT secret). */

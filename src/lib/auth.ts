@@ -24,6 +24,7 @@ export function requireSession(
     const caller = await authenticate(context, token, options.touch);
     if (!caller) throw new AppError("unauthorized", "The token is invalid or its session has ended: log in again");
     c.set("caller", caller);
+    await c.get("rateLimits").user(caller.username);
     await next();
   };
 }

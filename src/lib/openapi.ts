@@ -1,8 +1,9 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Caller } from "../chat/sessions.js";
 import { AppError, problemStatus, type ProblemCode } from "./problem.js";
+import type { RateLimits } from "./rate-limit.js";
 
-export type AppEnv = { Variables: { caller: Caller; requestId: string } };
+export type AppEnv = { Variables: { caller: Caller; requestId: string; rateLimits: RateLimits } };
 
 export const ProblemSchema = z
   .object({
@@ -29,14 +30,17 @@ const problemDescriptions: Partial<Record<number, string>> = {
   409: "Conflict",
   413: "Body over 64 KiB (`payload_too_large`)",
   415: "Body not sent as application/json (`unsupported_media_type`)",
-  422: "The command names the caller (`self_target`)",
+  422: "The command names the caller (`self_target`); on a send, an Idempotency-Key reused with a different request (`idempotency_key_reused`)",
   423: "Locked after 3 wrong passwords (`account_locked`)",
+  429:
+    "Too many requests (`rate_limited`): per client address, per user, and for login per address and per username; " +
+    "counted per minute by each instance. Wait `retryAfter` seconds (also in Retry-After)",
   500: "Internal error; the body carries a request id and nothing else",
 };
 
-/** The problem+json responses of a route, declared once here and spread into each route. */
+/** The problem+json responses of a route, declared once here and spread into each route; any route may answer 429 and 500. */
 export function problemResponses(...statuses: number[]) {
-  const all = [...new Set([...statuses, 500])].sort();
+  const all = [...new Set([...statuses, 429, 500])].sort();
   return Object.fromEntries(
     all.map((status) => [
       status,
@@ -66,11 +70,16 @@ export function createRouter() {
   });
 }
 
+/** PostgreSQL text cannot hold U+0000: strings bound for the database refuse it here (400), not there (500). */
+export const NUL_FREE = /^[^\u0000]*$/;
+export const NUL_MESSAGE = "must not contain the NUL character (U+0000)";
+
 export const UsernameParam = z.object({
   username: z
     .string()
     .min(1)
     .max(64)
+    .regex(NUL_FREE, NUL_MESSAGE)
     .openapi({ param: { name: "username", in: "path" }, example: "luke" }),
 });
 

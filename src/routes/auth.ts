@@ -1,20 +1,19 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { getConnInfo } from "@hono/node-server/conninfo";
-import type { Context } from "hono";
 import type { ChatContext } from "../chat/context.js";
 import { login, logout } from "../chat/sessions.js";
 import { requireSession } from "../lib/auth.js";
-import { bearerSecurity, createRouter, problemResponses } from "../lib/openapi.js";
+import { clientAddress } from "../lib/client-address.js";
+import { bearerSecurity, createRouter, NUL_FREE, NUL_MESSAGE, problemResponses } from "../lib/openapi.js";
 
 const LoginBody = z
   .object({
-    username: z.string().min(1).max(64).openapi({ example: "hans" }),
+    username: z.string().min(1).max(64).regex(NUL_FREE, NUL_MESSAGE).openapi({ example: "hans" }),
     password: z.string().min(1).max(1024).openapi({ example: "falcon" }),
     p2pPort: z.number().int().min(1).max(65535).optional().openapi({
       description: "TCP port the client listens on for private (peer-to-peer) chat.",
       example: 50123,
     }),
-    p2pHost: z.string().min(1).max(255).optional().openapi({
+    p2pHost: z.string().min(1).max(255).regex(NUL_FREE, NUL_MESSAGE).optional().openapi({
       description: "Host peers should connect to; defaults to the address this login came from.",
       example: "127.0.0.1",
     }),
@@ -44,6 +43,7 @@ const loginRoute = createRoute({
     "Three consecutive wrong passwords lock the username for `block_duration` seconds, from any address " +
     "(423 `account_locked`, also for every attempt during the lock). A username with a live session gets 409 " +
     "`already_logged_in`. An unknown username gets 401 `invalid_credentials` without `attemptsLeft` and does not lock anything. " +
+    "Attempts are rate limited per address and per username, known or not (429 `rate_limited`). " +
     "Every other online user who is not on this user's block list receives a `presence` event.",
   request: { body: { required: true, content: { "application/json": { schema: LoginBody } } } },
   responses: {
@@ -64,20 +64,13 @@ const logoutRoute = createRoute({
   responses: { 204: { description: "Logged out" }, ...problemResponses(401) },
 });
 
-/** The peer's IP as seen by the socket (IPv4-mapped addresses unwrapped); absent under app.request(). */
-function remoteAddress(c: Context): string | undefined {
-  try {
-    return getConnInfo(c).remote.address?.replace(/^::ffff:/, "");
-  } catch {
-    return undefined;
-  }
-}
-
 export function authRoutes(context: ChatContext) {
   return createRouter()
     .openapi(loginRoute, async (c) => {
       const body = c.req.valid("json");
-      return c.json(await login(context, { ...body, clientAddress: remoteAddress(c) }), 200);
+      const address = clientAddress(c);
+      await c.get("rateLimits").login(address, body.username);
+      return c.json(await login(context, { ...body, clientAddress: address }), 200);
     })
     .openapi({ ...logoutRoute, middleware: [requireSession(context, { touch: false })] }, async (c) => {
       await logout(context, c.get("caller"));

@@ -3,7 +3,7 @@ import { sendBroadcast } from "../chat/broadcasts.js";
 import type { ChatContext } from "../chat/context.js";
 import { requireSession } from "../lib/auth.js";
 import { authenticatedProblems, bearerSecurity, createRouter, problemResponses } from "../lib/openapi.js";
-import { MessageText } from "./schemas.js";
+import { IdempotencyHeaders, MessageText } from "./schemas.js";
 
 const BroadcastBody = z.object({ text: MessageText }).strict().openapi("BroadcastRequest");
 
@@ -28,15 +28,19 @@ const broadcastRoute = createRoute({
     "Every online user except the sender and those who blocked the sender gets a `broadcast` event. " +
     "Offline users never get it (it is kept as history, not queued for them).",
   security: bearerSecurity,
-  request: { body: { required: true, content: { "application/json": { schema: BroadcastBody } } } },
+  request: {
+    headers: IdempotencyHeaders,
+    body: { required: true, content: { "application/json": { schema: BroadcastBody } } },
+  },
   responses: {
     201: { description: "Sent", content: { "application/json": { schema: BroadcastResult } } },
-    ...problemResponses(...authenticatedProblems),
+    ...problemResponses(...authenticatedProblems, 422),
   },
 });
 
 export function broadcastRoutes(context: ChatContext) {
   return createRouter().openapi({ ...broadcastRoute, middleware: [requireSession(context, { touch: true })] }, async (c) => {
-    return c.json(await sendBroadcast(context, c.get("caller").username, c.req.valid("json").text), 201);
+    const idempotencyKey = c.req.valid("header")["idempotency-key"];
+    return c.json(await sendBroadcast(context, c.get("caller").username, c.req.valid("json").text, idempotencyKey), 201);
   });
 }

@@ -68,6 +68,8 @@ export function eventRoutes(context: ChatContext) {
       bufferBytes: context.settings.streamBufferBytes,
       retryMs: 1000,
       isSessionLive: () => isSessionLive(context.db, caller.sessionId),
+      telemetry: context.telemetry,
+      requestId: c.get("requestId"),
     });
     return c.body(stream, 200, {
       "content-type": "text/event-stream; charset=utf-8",

@@ -3,7 +3,7 @@ import type { ChatContext } from "../chat/context.js";
 import { listMessages, sendMessage } from "../chat/messages.js";
 import { requireSession } from "../lib/auth.js";
 import { authenticatedProblems, bearerSecurity, createRouter, problemResponses } from "../lib/openapi.js";
-import { Message, MessageText, Username } from "./schemas.js";
+import { IdempotencyHeaders, Message, MessageText, Username } from "./schemas.js";
 
 const SendMessageBody = z.object({ to: Username, text: MessageText }).strict().openapi("SendMessageRequest");
 
@@ -22,7 +22,10 @@ const sendRoute = createRoute({
   summary: "Send a direct message (message <user> <text>)",
   description: "Committed before the 201: it reaches the recipient exactly once, online, offline or reconnecting.",
   security: bearerSecurity,
-  request: { body: { required: true, content: { "application/json": { schema: SendMessageBody } } } },
+  request: {
+    headers: IdempotencyHeaders,
+    body: { required: true, content: { "application/json": { schema: SendMessageBody } } },
+  },
   responses: {
     201: { description: "Accepted", content: { "application/json": { schema: SentMessage } } },
     ...problemResponses(...authenticatedProblems, 403, 404, 422),
@@ -61,7 +64,8 @@ export function messageRoutes(context: ChatContext) {
   return createRouter()
     .openapi({ ...sendRoute, middleware: [session] }, async (c) => {
       const { to, text } = c.req.valid("json");
-      return c.json(await sendMessage(context, c.get("caller").username, to, text), 201);
+      const idempotencyKey = c.req.valid("header")["idempotency-key"];
+      return c.json(await sendMessage(context, c.get("caller").username, to, text, idempotencyKey), 201);
     })
     .openapi({ ...historyRoute, middleware: [session] }, async (c) => {
       return c.json(await listMessages(context.db, c.get("caller").username, c.req.valid("query")), 200);

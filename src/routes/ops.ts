@@ -1,19 +1,83 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createRouter } from "../lib/openapi.js";
+import type { ChatContext } from "../chat/context.js";
+import { checkDatabase } from "../db/health.js";
+import type { Logger } from "../lib/logger.js";
+import { renderMetrics, type Metrics } from "../lib/metrics.js";
+import { createRouter, problemResponses, ProblemSchema } from "../lib/openapi.js";
+import { AppError } from "../lib/problem.js";
 
 const healthRoute = createRoute({
   method: "get",
   path: "/health",
   tags: ["Operations"],
   summary: "The process answers",
+  description: "Liveness: answers while the process runs, whatever the database does. Needs no token.",
   responses: {
     200: {
       description: "Alive",
       content: { "application/json": { schema: z.object({ status: z.literal("ok") }).openapi("Health") } },
     },
+    ...problemResponses(),
   },
 });
 
-export function opsRoutes() {
-  return createRouter().openapi(healthRoute, (c) => c.json({ status: "ok" as const }, 200));
+const readyRoute = createRoute({
+  method: "get",
+  path: "/ready",
+  tags: ["Operations"],
+  summary: "The database answers and its migrations are applied",
+  description:
+    "Readiness: 200 when the database answers within 2 s and has every migration this build ships applied; " +
+    "503 `service_unavailable` otherwise, with the reason in `detail`. Needs no token.",
+  responses: {
+    200: {
+      description: "Ready to serve",
+      content: { "application/json": { schema: z.object({ status: z.literal("ready") }).openapi("Ready") } },
+    },
+    ...problemResponses(),
+    503: {
+      description: "The database does not answer, or its migrations are not applied (`service_unavailable`)",
+      content: { "application/problem+json": { schema: ProblemSchema } },
+    },
+  },
+});
+
+const metricsRoute = createRoute({
+  method: "get",
+  path: "/metrics",
+  tags: ["Operations"],
+  summary: "Prometheus metrics",
+  description:
+    "The Prometheus text exposition format: request durations by route and status, open event streams, sessions online, " +
+    "messages and broadcasts accepted, events delivered, send-to-delivery lag, streams cut off for being slow, login failures " +
+    "and lockouts, database connections in use, and the default Node.js process metrics. Needs no token: keep it off the " +
+    "public internet (see the README).",
+  responses: {
+    200: {
+      description: "The metrics",
+      content: {
+        "text/plain; version=0.0.4": {
+          schema: z.string().openapi({ example: "# TYPE chat_messages_accepted_total counter\nchat_messages_accepted_total 12\n" }),
+        },
+      },
+    },
+    ...problemResponses(),
+  },
+});
+
+export function opsRoutes(context: ChatContext, observability: { logger: Logger; metrics: Metrics }) {
+  const { logger, metrics } = observability;
+  return createRouter()
+    .openapi(healthRoute, (c) => c.json({ status: "ok" as const }, 200))
+    .openapi(readyRoute, async (c) => {
+      const status = await checkDatabase(context.db);
+      if (!status.ready) {
+        logger.warn({ reqId: c.get("requestId"), reason: status.reason, err: status.error }, `not ready: ${status.reason}`);
+        throw new AppError("service_unavailable", `Not ready: ${status.reason}`);
+      }
+      return c.json({ status: "ready" as const }, 200);
+    })
+    .openapi(metricsRoute, async (c) =>
+      c.text(await renderMetrics(metrics, context.db), 200, { "content-type": metrics.registry.contentType }),
+    );
 }

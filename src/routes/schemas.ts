@@ -1,14 +1,38 @@
 import { z } from "@hono/zod-openapi";
 import { MAX_TEXT_LENGTH } from "../chat/context.js";
+import { NUL_FREE, NUL_MESSAGE } from "../lib/openapi.js";
+
+/** No lone surrogate: the text goes into JSON columns (the event log), which refuse one. */
+const WELL_FORMED_UNICODE = /^(?:[^\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/;
 
 /** Message and broadcast text: 1 to 4,096 characters, not only white space. */
 export const MessageText = z
   .string()
   .max(MAX_TEXT_LENGTH, `text must be at most ${MAX_TEXT_LENGTH} characters`)
+  .regex(NUL_FREE, `text ${NUL_MESSAGE}`)
+  .regex(WELL_FORMED_UNICODE, "text must be well-formed Unicode (no lone surrogate)")
   .refine((text) => text.trim().length > 0, "text must not be empty")
   .openapi({ example: "Hey Dude" });
 
-export const Username = z.string().min(1).max(64).openapi({ example: "luke" });
+/** The optional Idempotency-Key header of the send routes. */
+export const IdempotencyHeaders = z.object({
+  "idempotency-key": z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[\x21-\x7E]+$/, "Idempotency-Key must be 1 to 200 visible ASCII characters")
+    .optional()
+    .openapi({
+      description:
+        "Makes a retry safe: a repeat with the same key by the same user answers the first 201 again (same body) " +
+        "and sends and stores nothing new, even when both arrive at once. The key is stored with the send in one transaction. " +
+        "The same key with a different request gets 422 `idempotency_key_reused`. Only a 201 is remembered: after an error " +
+        "the key is still unused. 1 to 200 visible ASCII characters, e.g. a UUID.",
+      example: "3f1c7b9e-2d4a-4b8e-9f61-0c5d2a7e8b14",
+    }),
+});
+
+export const Username = z.string().min(1).max(64).regex(NUL_FREE, NUL_MESSAGE).openapi({ example: "luke" });
 
 export const UserList = z
   .object({ users: z.array(z.string()).openapi({ example: ["luke", "yoda"] }) })

@@ -1,0 +1,82 @@
+import { randomUUID } from "node:crypto";
+import { sql } from "drizzle-orm";
+import type postgres from "postgres";
+import type { Database } from "../db/client.js";
+import { listBlocked } from "./blocks.js";
+import type { LiveEvent, SessionEndReason } from "./events.js";
+import type { Hub, LocalHub } from "./hub.js";
+
+const CHANNEL = "chat_hub";
+/** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more. */
+const MAX_PAYLOAD = 7500;
+
+type Notice =
+  | { instance: string; kind: "events"; events: [string, number][] }
+  | { instance: string; kind: "presence"; subject: string; event: LiveEvent }
+  | { instance: string; kind: "session"; username: string; sessionId: string; reason: SessionEndReason };
+
+/**
+ * The hub for several instances on one PostgreSQL server: local streams are served by the local
+ * hub, and every instance tells the others through LISTEN/NOTIFY on a dedicated connection.
+ * Event notices are sent inside the appending transaction, so they go out exactly when it
+ * commits; they carry only (user, id), and a stream reads the log for anything past its last id.
+ * When the LISTEN connection comes back after a drop, every local stream re-reads the log.
+ */
+export async function createPostgresHub(client: postgres.Sql, db: Database, local: LocalHub): Promise<Hub & { stop(): Promise<void> }> {
+  const instance = randomUUID();
+  let listening = false;
+
+  const send = (notice: Notice) => client.notify(CHANNEL, JSON.stringify(notice));
+  const warn = (error: unknown) => console.error("cross-instance notice failed:", error);
+
+  const receive = async (payload: string) => {
+    const notice = JSON.parse(payload) as Notice;
+    if (notice.instance === instance) return;
+    if (notice.kind === "events") for (const [username, id] of notice.events) local.notify(username, id);
+    else if (notice.kind === "session") local.endSession(notice.username, notice.sessionId, notice.reason);
+    else local.announce(notice.event, notice.subject, new Set(await listBlocked(db, notice.subject)));
+  };
+
+  const subscription = await client.listen(
+    CHANNEL,
+    (payload) => void receive(payload).catch(warn),
+    () => {
+      // Called on every (re)connect: after a gap, notices may have been missed.
+      if (listening) local.catchUpAll();
+      listening = true;
+    },
+  );
+
+  return {
+    ...local,
+    async inTransaction(tx, appended) {
+      let batch: [string, number][] = [];
+      let size = 0;
+      const flush = async () => {
+        if (batch.length === 0) return;
+        const notice: Notice = { instance, kind: "events", events: batch };
+        await tx.execute(sql`select pg_notify(${CHANNEL}, ${JSON.stringify(notice)})`);
+        batch = [];
+        size = 0;
+      };
+      for (const { username, id } of appended) {
+        const entrySize = username.length + 24;
+        if (size + entrySize > MAX_PAYLOAD) await flush();
+        batch.push([username, id]);
+        size += entrySize;
+      }
+      await flush();
+    },
+    announce(event, subject, excluded) {
+      local.announce(event, subject, excluded);
+      send({ instance, kind: "presence", subject, event }).catch(warn);
+    },
+    endSession(username, sessionId, reason) {
+      local.endSession(username, sessionId, reason);
+      send({ instance, kind: "session", username, sessionId, reason }).catch(warn);
+    },
+    async stop() {
+      await subscription.unlisten().catch(() => {});
+    },
+  };
+}

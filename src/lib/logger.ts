@@ -1,0 +1,51 @@
+import { pino, type DestinationStream, type Logger } from "pino";
+import pretty from "pino-pretty";
+import type { LogLevel } from "../config.js";
+
+export type { Logger };
+
+/** Never written, whatever a log call is handed: credentials and message texts. */
+const REDACTED_PATHS = [
+  "authorization",
+  "headers.authorization",
+  "req.headers.authorization",
+  "password",
+  "*.password",
+  "token",
+  "*.token",
+  "access_token",
+  "*.access_token",
+  "text",
+  "*.text",
+];
+
+export type LoggerOptions = {
+  logLevel: LogLevel;
+  /** Where lines go; standard output by default. */
+  destination?: DestinationStream;
+  /** Human-readable lines instead of JSON; by default only when standard output is a terminal. */
+  pretty?: boolean;
+};
+
+/** JSON lines (one object per line) for machines; colourised text when a person is watching a terminal. */
+export function createLogger(options: LoggerOptions): Logger {
+  const readable = options.pretty ?? (options.destination === undefined && process.stdout.isTTY === true);
+  const destination = readable
+    ? pretty({
+        colorize: options.destination === undefined,
+        singleLine: true,
+        translateTime: "SYS:HH:MM:ss.l",
+        ignore: "pid,hostname",
+        destination: options.destination ?? 1,
+        sync: true,
+      })
+    : (options.destination ?? pino.destination(1));
+  return pino(
+    {
+      level: options.logLevel,
+      redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    destination,
+  );
+}

@@ -1,0 +1,48 @@
+import type { MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
+import type { Caller } from "../chat/sessions.js";
+import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
+import type { AppEnv } from "./openapi.js";
+
+/** What a request that matched no route is counted as, so unknown paths cannot grow the label set. */
+export const UNMATCHED_ROUTE = "(unmatched)";
+
+/**
+ * One log line and one histogram sample per request: request id, method, route pattern, path
+ * (never the query string, where `access_token` may be), status, duration and the caller. Also
+ * puts X-Request-Id on responses built outside hono's helpers (problem+json). Must run after the
+ * request-id middleware and before everything else.
+ */
+export function requestLog(logger: Logger, metrics: Metrics): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    const requestId = c.get("requestId");
+    if (!c.res.headers.has("x-request-id")) c.res.headers.set("x-request-id", requestId);
+    const seconds = (performance.now() - started) / 1000;
+    const { method } = c.req;
+    const status = c.res.status;
+    const route = routeLabel(routePath(c, -1));
+    metrics.requestDuration.observe({ method, route, status: String(status) }, seconds);
+    const caller = c.get("caller") as Caller | undefined;
+    const fields = {
+      reqId: requestId,
+      method,
+      route,
+      path: c.req.path,
+      status,
+      durationMs: Math.round(seconds * 10_000) / 10,
+      ...(caller ? { user: caller.username } : {}),
+    };
+    const message = `${method} ${c.req.path} ${status} ${fields.durationMs}ms`;
+    if (status >= 500) logger.error({ ...fields, err: c.error }, message);
+    else logger.info(fields, message);
+  };
+}
+
+/** The matched route's pattern in OpenAPI form (`/blocks/{username}`); app-wide middleware only means no route matched. */
+function routeLabel(pattern: string): string {
+  if (pattern === "" || pattern === "*" || pattern === "/*") return UNMATCHED_ROUTE;
+  return pattern.replace(/:(\w+)(\{[^}]*\})?/g, "{$1}");
+}
