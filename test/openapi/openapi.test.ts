@@ -37,6 +37,8 @@ describe("the OpenAPI document", () => {
         "GET /private",
         "GET /events",
         "GET /health",
+        "GET /ready",
+        "GET /metrics",
       ].sort(),
     );
   });

@@ -3,11 +3,12 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isNull, sql } from "drizzle-orm";
-import { createApp } from "../../src/app.js";
+import { createApp, type AppOptions } from "../../src/app.js";
 import type { ChatContext } from "../../src/chat/context.js";
 import { upsertUsers } from "../../src/chat/credentials.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import { sessions } from "../../src/db/schema.js";
+import type { Observability } from "../../src/lib/telemetry.js";
 import { createChatContext, startServer, type RunningServer } from "../../src/server.js";
 import { openTestDatabase } from "./database.js";
 import { EventReader } from "./sse.js";
@@ -15,11 +16,29 @@ import { EventReader } from "./sse.js";
 export const TEST_HASH_COST = 1024;
 
 export type TestSettings = Partial<
-  Pick<Config, "blockDurationSeconds" | "timeoutSeconds" | "pingIntervalSeconds" | "streamBufferBytes">
+  Pick<
+    Config,
+    | "blockDurationSeconds"
+    | "timeoutSeconds"
+    | "pingIntervalSeconds"
+    | "streamBufferBytes"
+    | "rateLimitPerUser"
+    | "rateLimitPerAddress"
+    | "loginRateLimitPerUsername"
+    | "loginRateLimitPerAddress"
+  >
 >;
 
 export function testConfig(settings: TestSettings = {}, extra: Partial<Config> = {}): Config {
-  return { ...loadConfig([], {}), passwordHashCost: TEST_HASH_COST, port: 0, host: "127.0.0.1", ...settings, ...extra };
+  return {
+    ...loadConfig([], {}),
+    passwordHashCost: TEST_HASH_COST,
+    port: 0,
+    host: "127.0.0.1",
+    logLevel: "silent",
+    ...settings,
+    ...extra,
+  };
 }
 
 type RequestOptions = { token?: string; json?: unknown; body?: BodyInit; headers?: Record<string, string> };
@@ -36,10 +55,13 @@ export const passwordOf = (username: string) => `${username}-pw`;
  * The app over a fresh database, driven in-process with app.request(). Sweeper and timers run
  * for real; `close()` stops them and drops the database.
  */
-export async function createTestChat(settings: TestSettings = {}) {
+export async function createTestChat(
+  settings: TestSettings = {},
+  appOptions: Omit<AppOptions, "onInternalError"> & { observability?: Observability } = {},
+) {
   const database = await openTestDatabase();
-  const chat = await createChatContext(database, testConfig(settings));
-  const app = createApp(chat.context, { onInternalError: (error) => console.error(error) });
+  const chat = await createChatContext(database, testConfig(settings), appOptions.observability);
+  const app = createApp(chat.context, { ...appOptions, onInternalError: (error) => console.error(error) });
   const context: ChatContext = chat.context;
 
   const request = (method: string, path: string, options: RequestOptions = {}) => {
@@ -98,11 +120,12 @@ export type TestChat = Awaited<ReturnType<typeof createTestChat>>;
 export async function startTestServer(
   usernames: string[],
   settings: TestSettings = {},
+  options: { config?: Partial<Config>; observability?: Observability } = {},
 ): Promise<RunningServer & { credentialsFile: string }> {
   const directory = await mkdtemp(join(tmpdir(), "chat-e2e-"));
   const credentialsFile = join(directory, "credentials.txt");
   await writeFile(credentialsFile, usernames.map((username) => `${username} ${passwordOf(username)}`).join("\n") + "\n");
   const database = await openTestDatabase();
-  const server = await startServer(testConfig(settings, { credentialsFile }), database);
+  const server = await startServer(testConfig(settings, { credentialsFile, ...options.config }), database, { observability: options.observability });
   return { ...server, credentialsFile, url: `http://127.0.0.1:${server.port}` };
 }
