@@ -1,0 +1,127 @@
+/**
+ * npm run bench -- [--tiny | --full] [--scenario idle,direct,broadcast,reconnect,baselines]
+ *   [--users N] [--senders M] [--recipients P] [--rate R] [--storm-rate R] [--duration S]
+ *   [--fanout K] [--broadcasts B] [--concurrency C] [--text-bytes N] [--time-limit S]
+ *   [--database-url URL | --embedded] [--cpu-prof] [--label NAME] [--out BENCHMARKS.md | --no-write] [--json FILE]
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { allChecksPass, reportMarkdown, upsertSection } from "./report.js";
+import { PRESETS, runBench, SCENARIO_NAMES, type ScenarioName, type Sizes } from "./runner.js";
+import { repoRoot } from "./server-process.js";
+
+const USAGE = `usage: npm run bench -- [options]
+  --tiny | --full            sizes: tiny (seconds, the test suite's), default small, full (the issue's, minutes)
+  --scenario <list>          comma-separated: ${SCENARIO_NAMES.join(",")} (default all)
+  --users <n>                idle streams and reconnect storm: users with a stream each
+  --senders <m>              users posting messages (also HTTP connections for baselines)
+  --recipients <p>           direct messages: users with a stream receiving them
+  --rate <r>                 direct messages: offered messages/s in the fixed-rate phase
+  --storm-rate <r>           reconnect storm: offered messages/s
+  --duration <s>             seconds per measured phase
+  --fanout <k>               broadcast recipients
+  --broadcasts <b>           broadcasts sent one after another
+  --concurrency <c>          logins / stream opens in flight during setup
+  --text-bytes <n>           message text size
+  --full-presence-check-up-to <n>  parse every presence notice up to n users (default 2000)
+  --time-limit <s>           idle streams: stop logging users in after this long (tiny 60, small 120, full 300)
+  --database-url <url>       PostgreSQL server for scratch databases (default $DATABASE_URL)
+  --embedded                 run the service on embedded PGlite instead
+  --cpu-prof                 write the server's V8 CPU profile per scenario (bench/profiles/) and summarise it
+  --label <name>             section name in BENCHMARKS.md (default "latest"); a run replaces its label's section
+  --out <file>               report file (default BENCHMARKS.md)    --no-write  print only
+  --json <file>              also write the raw results as JSON`;
+
+const numberFlags = {
+  users: "users",
+  senders: "senders",
+  recipients: "recipients",
+  rate: "rate",
+  "storm-rate": "stormRate",
+  duration: "duration",
+  fanout: "fanout",
+  broadcasts: "broadcasts",
+  concurrency: "concurrency",
+  "text-bytes": "textBytes",
+  "full-presence-check-up-to": "fullPresenceCheckUpTo",
+  "time-limit": "timeLimit",
+} as const satisfies Record<string, keyof Sizes>;
+
+function parse() {
+  const { values } = parseArgs({
+    options: {
+      tiny: { type: "boolean" },
+      full: { type: "boolean" },
+      scenario: { type: "string" },
+      ...Object.fromEntries(Object.keys(numberFlags).map((name) => [name, { type: "string" as const }])),
+      "database-url": { type: "string" },
+      embedded: { type: "boolean" },
+      "cpu-prof": { type: "boolean" },
+      label: { type: "string" },
+      out: { type: "string" },
+      "no-write": { type: "boolean" },
+      json: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const sizes: Sizes = { ...PRESETS[values.tiny ? "tiny" : values.full ? "full" : "small"] };
+  for (const [flag, key] of Object.entries(numberFlags)) {
+    const raw = values[flag as keyof typeof values];
+    if (typeof raw !== "string") continue;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value <= 0) throw new Error(`--${flag} must be a positive number`);
+    sizes[key] = value;
+  }
+  const scenarios = (values.scenario ?? SCENARIO_NAMES.join(",")).split(",").map((name) => name.trim()) as ScenarioName[];
+  for (const name of scenarios) if (!SCENARIO_NAMES.includes(name)) throw new Error(`unknown scenario ${name}; one of ${SCENARIO_NAMES.join(", ")}`);
+  const databaseUrl = values.embedded ? undefined : (values["database-url"] ?? process.env.DATABASE_URL) || undefined;
+  if (!databaseUrl && !values.embedded && !values.tiny) {
+    throw new Error("set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) or pass --database-url, or --embedded for PGlite");
+  }
+  return { values, sizes, scenarios, databaseUrl };
+}
+
+async function main() {
+  let parsed;
+  try {
+    parsed = parse();
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  const { values, sizes, scenarios, databaseUrl } = parsed;
+  const stamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14);
+  const report = await runBench({
+    sizes,
+    scenarios,
+    databaseUrl,
+    cpuProfileDir: values["cpu-prof"] ? join(repoRoot, "bench", "profiles", stamp) : undefined,
+    label: values.label ?? "latest",
+    command: ["npm run bench --", ...process.argv.slice(2)].join(" "),
+    log: (line) => console.error(line),
+  });
+  const markdown = reportMarkdown(report);
+  console.log(markdown);
+  if (!values["no-write"]) {
+    const out = values.out ?? join(repoRoot, "BENCHMARKS.md");
+    const existing = existsSync(out) ? readFileSync(out, "utf8") : "";
+    writeFileSync(out, upsertSection(existing, report.label, markdown));
+    console.error(`wrote section "${report.label}" to ${out}`);
+  }
+  if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
+  if (!allChecksPass(report)) {
+    console.error("FAILED: a correctness check did not hold (see above)");
+    process.exit(1);
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

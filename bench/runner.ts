@@ -1,0 +1,102 @@
+import { rmSync } from "node:fs";
+import { describePostgres } from "./database.js";
+import { summarizeProfile } from "./profile-summary.js";
+import type { BenchReport, ScenarioResult } from "./report.js";
+import { describeMachine } from "./resource-usage.js";
+import { ratioFigures, runBaselines } from "./scenarios/baselines.js";
+import { runBroadcastFanout } from "./scenarios/broadcast-fanout.js";
+import { makeWorkDir, mainThreadProfile, type BenchOptions } from "./scenarios/context.js";
+import { runDirectMessages } from "./scenarios/direct-messages.js";
+import { runIdleStreams } from "./scenarios/idle-streams.js";
+import { runReconnectStorm } from "./scenarios/reconnect-storm.js";
+
+export const SCENARIOS = {
+  idle: runIdleStreams,
+  direct: runDirectMessages,
+  broadcast: runBroadcastFanout,
+  reconnect: runReconnectStorm,
+  baselines: runBaselines,
+} satisfies Record<string, (options: BenchOptions) => Promise<ScenarioResult>>;
+
+export type ScenarioName = keyof typeof SCENARIOS;
+export const SCENARIO_NAMES = Object.keys(SCENARIOS) as ScenarioName[];
+
+export type Sizes = Pick<
+  BenchOptions,
+  "users" | "senders" | "recipients" | "rate" | "stormRate" | "duration" | "fanout" | "broadcasts" | "concurrency" | "textBytes" | "fullPresenceCheckUpTo" | "timeLimit"
+>;
+
+/** Seconds for the whole suite: tiny is the test suite's, small the default, full the issue's sizes. */
+export const PRESETS: Record<"tiny" | "small" | "full", Sizes> = {
+  tiny: { users: 20, senders: 4, recipients: 4, rate: 200, stormRate: 100, duration: 1, fanout: 10, broadcasts: 2, concurrency: 8, textBytes: 100, fullPresenceCheckUpTo: 2000, timeLimit: 60 },
+  small: { users: 1000, senders: 50, recipients: 50, rate: 2000, stormRate: 500, duration: 3, fanout: 1000, broadcasts: 3, concurrency: 64, textBytes: 100, fullPresenceCheckUpTo: 2000, timeLimit: 120 },
+  full: { users: 10_000, senders: 100, recipients: 200, rate: 2000, stormRate: 1000, duration: 10, fanout: 5000, broadcasts: 5, concurrency: 64, textBytes: 100, fullPresenceCheckUpTo: 2000, timeLimit: 300 },
+};
+
+export type RunRequest = {
+  sizes: Sizes;
+  scenarios: ScenarioName[];
+  /** PostgreSQL server for scratch databases; undefined runs the service on embedded PGlite. */
+  databaseUrl: string | undefined;
+  cpuProfileDir?: string | undefined;
+  label: string;
+  command: string;
+  log?: (line: string) => void;
+};
+
+/** Runs the scenarios one after another, each against its own fresh server and database. */
+export async function runBench(request: RunRequest): Promise<BenchReport> {
+  const log = request.log ?? (() => {});
+  const workDir = makeWorkDir();
+  const startedAt = new Date();
+  const options: BenchOptions = {
+    ...request.sizes,
+    databaseUrl: request.databaseUrl,
+    cpuProfileDir: request.cpuProfileDir,
+    workDir,
+    // Names scratch databases and tags message texts: unique per run, even for runs started together.
+    runId: `${startedAt.toISOString().replace(/\D/g, "").slice(0, 14)}_${process.pid}`,
+    log,
+  };
+  const report: BenchReport = {
+    label: request.label,
+    startedAt,
+    command: request.command,
+    machine: describeMachine(),
+    database: request.databaseUrl ? await describePostgres(request.databaseUrl) : "embedded PGlite (no DATABASE_URL)",
+    scenarios: [],
+    ratios: [],
+    profiles: [],
+  };
+  try {
+    for (const name of request.scenarios) {
+      log(`scenario ${name}`);
+      let result: ScenarioResult;
+      try {
+        result = await SCENARIOS[name](options);
+      } catch (error) {
+        result = {
+          id: name,
+          title: name,
+          parameters: {},
+          figures: [],
+          checks: [{ name: "scenario ran to completion", ok: false, detail: (error as Error).stack ?? String(error) }],
+          targets: [],
+          notes: [],
+          metrics: {},
+        };
+      }
+      const profile = mainThreadProfile(options.cpuProfileDir && `${options.cpuProfileDir}/${result.id}`);
+      if (profile) {
+        result.profile = profile;
+        report.profiles.push({ scenario: result.title, summary: summarizeProfile(profile, 15) });
+      }
+      for (const check of result.checks) if (!check.ok) log(`  FAIL ${check.name}: ${check.detail}`);
+      report.scenarios.push(result);
+    }
+    report.ratios = ratioFigures(report.scenarios);
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  return report;
+}

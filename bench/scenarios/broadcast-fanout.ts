@@ -1,0 +1,145 @@
+import { loginAll, openStreams, type LoggedInUser } from "../load/chat-client.js";
+import { nowMs, sleep, waitUntil } from "../load/clock.js";
+import { HttpConnection, HttpPool } from "../load/http-client.js";
+import type { SseEvent } from "../load/sse-client.js";
+import { cpuPerOperation, formatCount, formatLatency, formatMs, Samples, type ScenarioResult } from "../report.js";
+import { CpuMeter } from "../resource-usage.js";
+import { startScenarioServer, Violations, type BenchOptions } from "./context.js";
+
+const DELIVERY_TIMEOUT_MS = 30_000;
+
+/** Scenario 3: one user broadcasts to K online users, B times in a row; each must reach all K once. */
+export async function runBroadcastFanout(options: BenchOptions): Promise<ScenarioResult> {
+  const k = options.fanout;
+  const rounds = options.broadcasts;
+  const result: ScenarioResult = {
+    id: "broadcast-fanout",
+    title: "3. Broadcast fan-out",
+    parameters: { recipients: k, broadcasts: rounds },
+    figures: [],
+    checks: [],
+    targets: [],
+    notes: [],
+    metrics: {},
+  };
+  const scenario = await startScenarioServer(options, "broadcast-fanout", k + 1);
+  const violations = new Violations();
+  try {
+    const { server } = scenario;
+    const origin = server.origin;
+    const pool = new HttpPool(origin, Math.min(32, options.concurrency));
+    const loggedIn = await loginAll(pool, scenario.users, options.concurrency);
+    pool.close();
+    const sender = loggedIn[k]!;
+    const recipients = loggedIn.slice(0, k);
+    const tag = `bc${options.runId}`;
+    // received[round][i]: when recipient i got broadcast `round`, 0 until then.
+    const received = Array.from({ length: rounds }, () => new Float64Array(k));
+    const deliveredCount = new Int32Array(rounds);
+    const lastId = new Map<string, number>();
+    const eventIds = Array.from({ length: rounds }, () => new Set<number>());
+    const onEvent = (user: LoggedInUser, event: SseEvent) => {
+      if (event.type === "presence") return;
+      if (event.type !== "broadcast") {
+        violations.add("unexpected-event", `${user.username}: ${event.type}`);
+        return;
+      }
+      const id = Number(event.id);
+      if (!(id > (lastId.get(user.username) ?? 0))) violations.add("id-order", `${user.username}: id ${event.id} after ${lastId.get(user.username)}`);
+      lastId.set(user.username, id);
+      const data = JSON.parse(event.data) as { id: number; from: string; text: string };
+      const match = /^(\S+) r(\d+) /.exec(data.text);
+      if (!match || match[1] !== tag) {
+        violations.add("unknown", `${user.username}: ${data.text.slice(0, 60)}`);
+        return;
+      }
+      const round = Number(match[2]);
+      if (user === sender) {
+        violations.add("sender-got-own", `round ${round} came back to its sender`);
+        return;
+      }
+      if (data.from !== sender.username) violations.add("wrong-sender", `${user.username}: from ${data.from}`);
+      eventIds[round]!.add(data.id);
+      if (received[round]![user.index]! > 0) {
+        violations.add("duplicate", `${user.username} got round ${round} twice`);
+        return;
+      }
+      // Rounds go out one after another, so each stream must see them in round order.
+      if (round > 0 && received[round - 1]![user.index] === 0) violations.add("order", `${user.username} got round ${round} before round ${round - 1}`);
+      received[round]![user.index] = event.receivedAt;
+      deliveredCount[round]!++;
+    };
+    const streams = await openStreams(origin, [...recipients, sender], options.concurrency, {
+      onEvent,
+      onUnexpectedClose: (user, stream) => violations.add("stream-closed", `${user.username}: ${stream.error?.message ?? "closed by the server"}`),
+    });
+    options.log(`broadcast fan-out: ${k} recipients online`);
+    await sleep(500);
+
+    const connection = new HttpConnection(origin);
+    const untilLast = new Samples();
+    const all = new Samples();
+    const postLatency = new Samples();
+    let postedRecipients = -1;
+    const meter = new CpuMeter(server.pid);
+    for (let round = 0; round < rounds; round++) {
+      const sentAt = nowMs();
+      const response = await connection.request("POST", "/broadcasts", {
+        headers: { Authorization: sender.authorization },
+        body: { text: `${tag} r${round} t${sentAt.toFixed(3)}` },
+      });
+      postLatency.add(nowMs() - sentAt);
+      if (response.status !== 201) {
+        violations.add("post-failed", `round ${round}: ${response.status} ${response.body.slice(0, 120)}`);
+        break;
+      }
+      const body = JSON.parse(response.body) as { id: number; recipients: number | string[] };
+      postedRecipients = Array.isArray(body.recipients) ? body.recipients.length : body.recipients;
+      if (postedRecipients !== k) violations.add("recipient-count", `round ${round}: 201 says ${postedRecipients} recipients, ${k} are online`);
+      const arrived = await waitUntil(() => deliveredCount[round] === k, DELIVERY_TIMEOUT_MS, 2);
+      if (!arrived) violations.add("lost", `round ${round}: ${deliveredCount[round]} of ${k} recipients got it within ${DELIVERY_TIMEOUT_MS / 1000} s`);
+      for (const id of eventIds[round]!) {
+        if (id !== body.id) violations.add("id-mismatch", `round ${round}: an event carried broadcast id ${id}, the 201 said ${body.id}`);
+      }
+      let last = 0;
+      for (const at of received[round]!) {
+        if (at === 0) continue;
+        all.add(at - sentAt);
+        if (at - sentAt > last) last = at - sentAt;
+      }
+      untilLast.add(last);
+      options.log(`  round ${round}: last of ${deliveredCount[round]} recipients after ${formatMs(last)}`);
+      await sleep(300);
+    }
+    const cpu = meter.stop();
+    connection.close();
+    await sleep(200);
+    for (const stream of streams) stream.close();
+
+    const lastSummary = untilLast.summary();
+    result.figures.push(
+      { label: `time until the last of ${formatCount(k)} recipients has it (per broadcast)`, value: `median ${formatMs(untilLast.percentile(50))}, worst ${formatMs(lastSummary.max)}`, cpu },
+      { label: "POST → each recipient's event (all broadcasts)", value: formatLatency(all.summary()), cpu },
+      { label: "POST /broadcasts → 201", value: formatLatency(postLatency.summary()), cpu },
+      { label: "CPU per delivered broadcast event", value: cpuPerOperation(cpu, all.count, "event"), cpu },
+    );
+    result.metrics = { untilLastMedian: untilLast.percentile(50), untilLastWorst: lastSummary.max, p50: all.percentile(50), p99: all.percentile(99) };
+    result.checks.push(
+      ...violations.checks({
+        "post-failed": "every POST /broadcasts answered 201",
+        "recipient-count": "the 201 counts every online user but the sender",
+        lost: "every recipient got every broadcast",
+        duplicate: "no recipient got a broadcast twice",
+        "sender-got-own": "the sender does not get its own broadcast",
+        order: "broadcasts arrive in the order sent",
+        "id-order": "event ids increase on every stream",
+        "id-mismatch": "every event carries the broadcast id the 201 returned",
+        "stream-closed": "no stream was cut off",
+      }),
+    );
+    result.targets.push({ name: "all 5,000 recipients within 1 s", ok: k >= 5000 && lastSummary.max < 1000, detail: `${formatCount(k)} recipients, worst ${formatMs(lastSummary.max)}` });
+  } finally {
+    await scenario.close();
+  }
+  return result;
+}
