@@ -32,7 +32,7 @@ export const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.me
 export async function openPglite(dataDir?: string): Promise<DatabaseHandle> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const client = await PGlite.create(dataDir);
-  return wrapPglite(client, dataDir ? `embedded PGlite in ${dataDir}` : "embedded PGlite in memory");
+  return wrapPglite(client, dataDir ? `embedded PGlite in ${dataDir}, single instance` : "embedded PGlite in memory, single instance");
 }
 
 /** Wraps an already-open PGlite (tests clone a migrated one) and makes sure it is migrated. */
