@@ -9,7 +9,8 @@ const serverEventSchema = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("private_started"),
     from: z.string(),
-    address: z.object({ host: z.string(), port: z.number() }),
+    // null when the caller gave no address of their own; they dial us all the same
+    address: z.object({ host: z.string(), port: z.number() }).nullable(),
   }),
   z.object({ type: z.literal("private_stopped"), from: z.string(), reason: endReasonSchema.catch("stopped") }),
   z.object({ type: z.literal("session_ended"), reason: z.enum(["logout", "timeout"]).catch("logout") }),

@@ -137,6 +137,46 @@ describe("private messaging between two peers", () => {
     await vi.waitFor(() => expect(hans.notices).toContainEqual({ kind: "ended", peer: "luke", reason: "lost" }));
   });
 
+  it("keeps a new caller waiting for its notice when the server's notice of an earlier session's end comes first", async () => {
+    const hans = await peerFor("hans");
+    const luke = await peerFor("luke");
+    luke.network.expectPeer("hans");
+    await hans.network.connect("luke", luke.address);
+    hans.network.stop("luke");
+    await vi.waitFor(() => expect(luke.notices).toContainEqual({ kind: "ended", peer: "hans", reason: "stopped" }));
+
+    // hans starts again at once: his hello beats both of the server's notices to luke.
+    const connecting = hans.network.connect("luke", luke.address);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    luke.network.endedByServer("hans", "stopped"); // about the session that just ended
+    luke.network.expectPeer("hans"); // about the new one
+
+    await expect(connecting).resolves.toBeUndefined();
+    expect(luke.network.isConnected("hans")).toBe(true);
+  });
+
+  it("lets the server's late notice of a session the peer ended end nothing newer", async () => {
+    const hans = await peerFor("hans");
+    const luke = await peerFor("luke");
+    luke.network.expectPeer("hans");
+    await hans.network.connect("luke", luke.address);
+    luke.network.stop("hans");
+    await vi.waitFor(() => expect(hans.notices).toContainEqual({ kind: "ended", peer: "luke", reason: "stopped" }));
+
+    // hans starts again before the server's notice of luke's stop reaches him.
+    luke.network.expectPeer("hans");
+    await hans.network.connect("luke", luke.address);
+    hans.network.endedByServer("luke", "stopped");
+
+    expect(hans.network.isConnected("luke")).toBe(true);
+    expect(hans.notices.filter((notice) => notice.kind === "ended")).toHaveLength(1);
+    hans.network.send("luke", "still here");
+    await vi.waitFor(() => expect(luke.notices).toContainEqual({ kind: "message", peer: "hans", text: "still here" }));
+
+    hans.network.endedByServer("luke", "logout"); // a notice about this session still ends it
+    expect(hans.network.isConnected("luke")).toBe(false);
+  });
+
   it("settles on one working connection when both start at the same moment", async () => {
     const hans = await peerFor("hans");
     const luke = await peerFor("luke");

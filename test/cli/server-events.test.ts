@@ -18,6 +18,11 @@ describe("events from the server", () => {
       from: "hans",
       address: { host: "127.0.0.1", port: 5000 },
     });
+    expect(parseServerEvent("private_started", '{"from":"hans","address":null}')).toEqual({
+      type: "private_started",
+      from: "hans",
+      address: null,
+    });
     expect(parseServerEvent("private_stopped", '{"from":"hans","reason":"timeout"}')).toEqual({
       type: "private_stopped",
       from: "hans",

@@ -75,6 +75,57 @@ describe("the prompt on a terminal", () => {
     prompt.close();
   });
 
+  it("keeps keys typed before the prompt appeared, and what follows them, in order", async () => {
+    const { input, screen, prompt } = terminalPrompt();
+    type(input, "wh");
+    await settle();
+    const command = prompt.readCommand();
+    type(input, "oelse");
+    await settle();
+    expect(screen.lines).toEqual(["> whoelse"]);
+    input.write("\r");
+    await expect(command).resolves.toBe("whoelse");
+    prompt.close();
+  });
+
+  it("keeps a few keys typed while a command runs apart from what the command prints", async () => {
+    const { input, screen, prompt } = terminalPrompt();
+    const first = prompt.readCommand();
+    type(input, "startprivate luke\r");
+    await first;
+    type(input, "pri");
+    await settle();
+
+    prompt.print("Start private messaging with luke");
+
+    expect(screen.lines).toEqual(["> startprivate luke", "Start private messaging with luke", "> pri"]);
+    const second = prompt.readCommand();
+    type(input, "vate luke hey\r");
+    await expect(second).resolves.toBe("private luke hey");
+    expect(screen.lines).toEqual(["> startprivate luke", "Start private messaging with luke", "> private luke hey"]);
+    prompt.close();
+  });
+
+  it("keeps keys typed while a command runs on the prompt row, below what the command prints", async () => {
+    const { input, screen, prompt } = terminalPrompt(20);
+    const first = prompt.readCommand();
+    type(input, "startprivate luke\r");
+    await first;
+    type(input, "private luke hey dude"); // typed before the command has finished
+    await settle();
+
+    prompt.print("Start private messaging with luke");
+
+    const expected = ["> startprivate luke", "Start private messag", "ing with luke", "> private luke hey d", "ude"];
+    expect(screen.lines).toEqual(expected);
+    const second = prompt.readCommand();
+    await settle();
+    expect(screen.lines).toEqual(expected);
+    input.write("\r");
+    await expect(second).resolves.toBe("private luke hey dude");
+    prompt.close();
+  });
+
   it("prints plainly while no prompt is shown", () => {
     const { screen, prompt } = terminalPrompt();
     prompt.print("Welcome to the greatest messaging application ever!");
