@@ -74,13 +74,5 @@ export function createRouter() {
 export const NUL_FREE = /^[^\u0000]*$/;
 export const NUL_MESSAGE = "must not contain the NUL character (U+0000)";
 
-export const UsernameParam = z.object({
-  username: z
-    .string()
-    .min(1)
-    .max(64)
-    .regex(NUL_FREE, NUL_MESSAGE)
-    .openapi({ param: { name: "username", in: "path" }, example: "luke" }),
-});
 
 export const bearerSecurity = [{ bearerAuth: [] }];

@@ -4,10 +4,11 @@ import { login, logout } from "../chat/sessions.js";
 import { requireSession } from "../lib/auth.js";
 import { clientAddress } from "../lib/client-address.js";
 import { bearerSecurity, createRouter, NUL_FREE, NUL_MESSAGE, problemResponses } from "../lib/openapi.js";
+import { Username } from "./schemas.js";
 
 const LoginBody = z
   .object({
-    username: z.string().min(1).max(64).regex(NUL_FREE, NUL_MESSAGE).openapi({ example: "hans" }),
+    username: Username.openapi({ example: "hans" }),
     password: z.string().min(1).max(1024).openapi({ example: "falcon" }),
     p2pPort: z.number().int().min(1).max(65535).optional().openapi({
       description: "TCP port the client listens on for private (peer-to-peer) chat.",

@@ -2,8 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { blockUser, listBlocked, unblockUser } from "../chat/blocks.js";
 import type { ChatContext } from "../chat/context.js";
 import { requireSession } from "../lib/auth.js";
-import { bearerSecurity, createRouter, problemResponses, UsernameParam } from "../lib/openapi.js";
-import { UserList } from "./schemas.js";
+import { bearerSecurity, createRouter, problemResponses } from "../lib/openapi.js";
+import { UserList, UsernameParam } from "./schemas.js";
 
 const BlockResult = z
   .object({

@@ -2,7 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { ChatContext } from "../chat/context.js";
 import { listPrivate, startPrivate, stopPrivate } from "../chat/private.js";
 import { requireSession } from "../lib/auth.js";
-import { bearerSecurity, createRouter, problemResponses, UsernameParam } from "../lib/openapi.js";
+import { bearerSecurity, createRouter, problemResponses } from "../lib/openapi.js";
+import { UsernameParam } from "./schemas.js";
 
 const Address = z
   .object({ host: z.string().openapi({ example: "127.0.0.1" }), port: z.number().int().openapi({ example: 50123 }) })

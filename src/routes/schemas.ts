@@ -34,6 +34,11 @@ export const IdempotencyHeaders = z.object({
 
 export const Username = z.string().min(1).max(64).regex(NUL_FREE, NUL_MESSAGE).openapi({ example: "luke" });
 
+/** The `{username}` of /blocks/{username} and /private/{username}. */
+export const UsernameParam = z.object({
+  username: Username.openapi({ param: { name: "username", in: "path" }, example: "luke" }),
+});
+
 export const UserList = z
   .object({ users: z.array(z.string()).openapi({ example: ["luke", "yoda"] }) })
   .openapi("UserList");
