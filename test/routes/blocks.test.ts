@@ -1,17 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createTestChat, type TestChat } from "../support/chat.js";
-import { expectProblem, streamTracker } from "../support/http.js";
+import { describe, expect, it } from "vitest";
+import type { TestChat } from "../support/chat.js";
+import { expectProblem, sharedChat } from "../support/http.js";
 
 let chat: TestChat;
-const streams = streamTracker(() => chat);
-beforeAll(async () => {
-  chat = await createTestChat();
-});
-afterEach(async () => {
-  await streams.closeAll();
-  await chat.endAllSessions();
-});
-afterAll(() => chat.close());
+const streams = sharedChat((created) => (chat = created));
 
 const block = (token: string, username: string) => chat.request("PUT", `/blocks/${username}`, { token });
 const unblock = (token: string, username: string) => chat.request("DELETE", `/blocks/${username}`, { token });

@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createTestChat, type TestChat } from "../support/chat.js";
-import { expectValidationError, streamTracker } from "../support/http.js";
+import { describe, expect, it } from "vitest";
+import type { TestChat } from "../support/chat.js";
+import { expectValidationError, sharedChat } from "../support/http.js";
 
 type BroadcastResult = {
   id: number;
@@ -13,15 +13,7 @@ type BroadcastResult = {
 };
 
 let chat: TestChat;
-const streams = streamTracker(() => chat);
-beforeAll(async () => {
-  chat = await createTestChat();
-});
-afterEach(async () => {
-  await streams.closeAll();
-  await chat.endAllSessions();
-});
-afterAll(() => chat.close());
+const streams = sharedChat((created) => (chat = created));
 
 const broadcast = (token: string, text: string) => chat.request("POST", "/broadcasts", { token, json: { text } });
 

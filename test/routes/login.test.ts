@@ -1,8 +1,8 @@
 import { decodeJwt, SignJWT, UnsecuredJWT } from "jose";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadSigningSecret } from "../../src/chat/tokens.js";
-import { createTestChat, passwordOf, type TestChat } from "../support/chat.js";
-import { expectProblem, expectValidationError, streamTracker } from "../support/http.js";
+import { passwordOf, type TestChat } from "../support/chat.js";
+import { expectProblem, expectValidationError, sharedChat } from "../support/http.js";
 
 const WELCOME = "Welcome to the greatest messaging application ever!";
 const WRONG_PASSWORD = "Invalid Password. Please try again";
@@ -10,15 +10,7 @@ const NOW_LOCKED = "Invalid Password. Your account has been blocked. Please try 
 const LOCKED = "Your account is blocked due to multiple login failures. Please try again later";
 
 let chat: TestChat;
-const streams = streamTracker(() => chat);
-beforeAll(async () => {
-  chat = await createTestChat();
-});
-afterEach(async () => {
-  await streams.closeAll();
-  await chat.endAllSessions();
-});
-afterAll(() => chat.close());
+const streams = sharedChat((created) => (chat = created));
 
 const attempt = (username: string, password: string, extra: Record<string, unknown> = {}) =>
   chat.request("POST", "/login", { json: { username, password, ...extra } });

@@ -1,20 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createTestChat, type TestChat } from "../support/chat.js";
-import { expectProblem, expectValidationError, streamTracker } from "../support/http.js";
+import { describe, expect, it } from "vitest";
+import type { TestChat } from "../support/chat.js";
+import { expectProblem, expectValidationError, sharedChat } from "../support/http.js";
 
 type SentMessage = { id: number; from: string; to: string; text: string; sentAt: string; delivery: string };
 type History = { messages: Omit<SentMessage, "delivery">[]; nextBefore: number | null };
 
 let chat: TestChat;
-const streams = streamTracker(() => chat);
-beforeAll(async () => {
-  chat = await createTestChat();
-});
-afterEach(async () => {
-  await streams.closeAll();
-  await chat.endAllSessions();
-});
-afterAll(() => chat.close());
+const streams = sharedChat((created) => (chat = created));
 
 const send = (token: string, to: string, text: string) => chat.request("POST", "/messages", { token, json: { to, text } });
 

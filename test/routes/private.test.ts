@@ -1,19 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createTestChat, type TestChat } from "../support/chat.js";
-import { expectProblem, streamTracker } from "../support/http.js";
+import { describe, expect, it } from "vitest";
+import type { TestChat } from "../support/chat.js";
+import { expectProblem, sharedChat } from "../support/http.js";
 
 type PrivateSession = { username: string; address: { host: string; port: number } | null; startedAt: string; startedByMe: boolean };
 
 let chat: TestChat;
-const streams = streamTracker(() => chat);
-beforeAll(async () => {
-  chat = await createTestChat();
-});
-afterEach(async () => {
-  await streams.closeAll();
-  await chat.endAllSessions();
-});
-afterAll(() => chat.close());
+const streams = sharedChat((created) => (chat = created));
 
 const HANS_ADDRESS = { host: "10.0.0.1", port: 50001 };
 const LUKE_ADDRESS = { host: "10.0.0.2", port: 50002 };

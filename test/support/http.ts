@@ -1,6 +1,6 @@
-import { expect, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, vi } from "vitest";
 import type { EventReader } from "./sse.js";
-import type { TestChat } from "./chat.js";
+import { createTestChat, type TestChat } from "./chat.js";
 
 export type ProblemBody = {
   type: string;
@@ -74,4 +74,23 @@ export function streamTracker(chat: () => TestChat) {
       await Promise.all(open.splice(0).map((reader) => reader.close()));
     },
   };
+}
+
+/**
+ * One chat for a whole test file (a database costs seconds), handed to `use` once it exists. After
+ * each test its tracked streams close and every session ends, so "who is online" starts empty.
+ */
+export function sharedChat(use: (chat: TestChat) => void) {
+  let chat: TestChat;
+  const streams = streamTracker(() => chat);
+  beforeAll(async () => {
+    chat = await createTestChat();
+    use(chat);
+  });
+  afterEach(async () => {
+    await streams.closeAll();
+    await chat.endAllSessions();
+  });
+  afterAll(() => chat.close());
+  return streams;
 }
