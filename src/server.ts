@@ -6,7 +6,8 @@ import { syncUsers, readCredentialsFile } from "./chat/credentials.js";
 import { createDeliveredCursor } from "./chat/event-log.js";
 import { createLocalHub } from "./chat/hub.js";
 import { createPostgresHub } from "./chat/pg-hub.js";
-import { startSweeper } from "./chat/sessions.js";
+import { createMessageBatcher } from "./chat/messages.js";
+import { createSessionLookups, startSweeper } from "./chat/sessions.js";
 import { createTokens, loadSigningSecret } from "./chat/tokens.js";
 import type { Config } from "./config.js";
 import { openDatabase, type DatabaseHandle } from "./db/client.js";
@@ -35,11 +36,16 @@ export async function createChatContext(database: DatabaseHandle, config: Config
   const hub = crossInstance ?? localHub;
   const cursor = createDeliveredCursor(database.db);
   const tokens = createTokens(await loadSigningSecret(database.db, config.jwtSecret));
+  const batches = {
+    sendMessage: createMessageBatcher({ db: database.db, hub, telemetry }),
+    ...createSessionLookups(database.db),
+  };
   const context: ChatContext = {
     db: database.db,
     hub,
     cursor,
     tokens,
+    batches,
     telemetry,
     settings: {
       blockDurationSeconds: config.blockDurationSeconds,

@@ -1,6 +1,7 @@
 import type { Database } from "../db/client.js";
 import type { DeliveredCursor } from "./event-log.js";
 import type { Hub } from "./hub.js";
+import type { MessageSend, SentMessage } from "./messages.js";
 import type { ChatTelemetry } from "./telemetry.js";
 import type { Tokens } from "./tokens.js";
 
@@ -10,6 +11,12 @@ export type ChatContext = {
   hub: Hub;
   cursor: DeliveredCursor;
   tokens: Tokens;
+  /** Group-committed database work shared by concurrent requests (built by createChatContext). */
+  batches: {
+    sendMessage: (send: MessageSend) => Promise<SentMessage>;
+    touchSession: (sessionId: string) => Promise<string | undefined>;
+    findSession: (sessionId: string) => Promise<string | undefined>;
+  };
   /** Reports sessions, logins, messages and streams to logs and metrics; absent when nobody watches. */
   telemetry?: ChatTelemetry;
   settings: {

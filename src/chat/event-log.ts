@@ -1,14 +1,13 @@
-import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
-import type { Database, Transaction } from "../db/client.js";
-import { events, users } from "../db/schema.js";
+import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { jsonRows, textArray, type Database, type Transaction } from "../db/client.js";
+import { events, sessions, users } from "../db/schema.js";
 import type { DurableEvent, DurableEventType } from "./events.js";
 import type { Hub } from "./hub.js";
 
-/**
- * The one place that numbers and stores durable events. Ids come from a per-user counter bumped
- * under the user's row lock, so a user's events commit in id order: a reader that has seen id n
- * never later finds an id below n appear. The hub may add a notice that goes out with the commit.
- */
+/** One durable event to store for one user. */
+export type NewEvent = { username: string; type: DurableEventType; data: Record<string, unknown> };
+
+/** The same event for each of `recipients` (a fan-out); see appendEventRows. */
 export async function appendEvents(
   hub: Hub,
   tx: Transaction,
@@ -16,24 +15,62 @@ export async function appendEvents(
   type: DurableEventType,
   data: Record<string, unknown>,
 ): Promise<Map<string, DurableEvent>> {
-  const appended = new Map<string, DurableEvent>();
-  if (recipients.length === 0) return appended;
-  const names = [...recipients].sort();
+  const appended = await appendEventRows(hub, tx, recipients.map((username) => ({ username, type, data })));
+  return new Map(appended.map((event, index) => [recipients[index] as string, event]));
+}
+
+/**
+ * The one place that numbers and stores durable events. Ids come from a per-user counter bumped
+ * under the user's row lock, so a user's events commit in id order: a reader that has seen id n
+ * never later finds an id below n appear. A user may appear several times (a batch of messages);
+ * their events are numbered in the order given. Returns the events in that order. The hub may add
+ * a notice that goes out with the commit.
+ */
+export async function appendEventRows(hub: Hub, tx: Transaction, entries: readonly NewEvent[]): Promise<DurableEvent[]> {
+  if (entries.length === 0) return [];
+  const counts = new Map<string, number>();
+  for (const { username } of entries) counts.set(username, (counts.get(username) ?? 0) + 1);
+  const names = [...counts.keys()].sort();
   if (names.length > 1) {
     // Lock in name order so two fan-outs over overlapping users cannot deadlock; "no key update"
     // does not conflict with the key-share locks foreign keys take on users rows.
-    await tx.select({ username: users.username }).from(users).where(inArray(users.username, names)).orderBy(asc(users.username)).for("no key update");
+    await tx
+      .select({ username: users.username })
+      .from(users)
+      .where(sql`${users.username} = any(${textArray(names)})`)
+      .orderBy(asc(users.username))
+      .for("no key update");
   }
-  const numbered = await tx
-    .update(users)
-    .set({ lastEventId: sql`${users.lastEventId} + 1` })
-    .where(inArray(users.username, names))
-    .returning({ username: users.username, id: users.lastEventId });
-  for (const { username, id } of numbered) appended.set(username, { id, type, data });
-  const rows = numbered.map(({ username, id }) => ({ username, id, type, data }));
-  for (let start = 0; start < rows.length; start += 2000) {
-    await tx.insert(events).values(rows.slice(start, start + 2000));
+  // One UPDATE per distinct count: a fan-out or a batch to distinct users is a single statement.
+  const namesByCount = new Map<number, string[]>();
+  for (const name of names) {
+    const count = counts.get(name) as number;
+    namesByCount.set(count, [...(namesByCount.get(count) ?? []), name]);
   }
+  const nextId = new Map<string, number>();
+  const numbered: { username: string; id: number }[] = [];
+  for (const [count, group] of namesByCount) {
+    const rows = await tx
+      .update(users)
+      .set({ lastEventId: sql`${users.lastEventId} + ${count}` })
+      .where(sql`${users.username} = any(${textArray(group)})`)
+      .returning({ username: users.username, id: users.lastEventId });
+    for (const { username, id } of rows) {
+      nextId.set(username, id - count + 1);
+      numbered.push({ username, id });
+    }
+  }
+  const appended = entries.map(({ username, type, data }): DurableEvent => {
+    const id = nextId.get(username);
+    if (id === undefined) throw new Error(`no event counter for ${username}`);
+    nextId.set(username, id + 1);
+    return { id, type, data };
+  });
+  const rows = appended.map((event, index) => ({ ...event, username: (entries[index] as NewEvent).username }));
+  await tx.execute(
+    sql`insert into ${events} (username, id, type, data)
+        select username, id, type, data from jsonb_to_recordset(${jsonRows(rows)}) as t(username text, id bigint, type text, data jsonb)`,
+  );
   await hub.inTransaction?.(tx, numbered);
   return appended;
 }
@@ -49,13 +86,21 @@ export async function readEventsAfter(db: Database, username: string, afterId: n
   return rows as DurableEvent[];
 }
 
-/** Where a stream opened without Last-Event-ID starts, and the highest id the user has at all. */
-export async function readEventCursor(
+/**
+ * What a stream needs to start, in one query: whether its session is still live, where a stream
+ * opened without Last-Event-ID starts, and the highest id the user has at all.
+ */
+export async function readStreamStart(
   db: Database,
   username: string,
-): Promise<{ deliveredEventId: number; lastEventId: number } | undefined> {
+  sessionId: string,
+): Promise<{ live: boolean; deliveredEventId: number; lastEventId: number } | undefined> {
   const [row] = await db
-    .select({ deliveredEventId: users.deliveredEventId, lastEventId: users.lastEventId })
+    .select({
+      live: sql<boolean>`exists (select 1 from ${sessions} where ${sessions.id} = ${sessionId} and ${sessions.endedAt} is null)`,
+      deliveredEventId: users.deliveredEventId,
+      lastEventId: users.lastEventId,
+    })
     .from(users)
     .where(eq(users.username, username));
   return row;

@@ -1,6 +1,6 @@
 import type { Database } from "../db/client.js";
 import type { DeliveredCursor } from "./event-log.js";
-import { readEventCursor, readEventsAfter } from "./event-log.js";
+import { readEventsAfter, readStreamStart } from "./event-log.js";
 import { encodeEvent, type DurableEvent, type SessionEndReason } from "./events.js";
 import type { Hub, Subscriber } from "./hub.js";
 import type { ChatTelemetry, StreamCloseReason, StreamInfo } from "./telemetry.js";
@@ -18,8 +18,6 @@ export type EventStreamOptions = {
   lastEventId: string | undefined;
   bufferBytes: number;
   retryMs: number;
-  /** Checked once the stream is attached, closing the gap where the session ended while it opened. */
-  isSessionLive: () => Promise<boolean>;
   onClose?: () => void;
   telemetry?: ChatTelemetry;
   /** Correlates the stream's open and close reports with the request that opened it. */
@@ -148,9 +146,10 @@ export function openEventStream(options: EventStreamOptions): ReadableStream<Uin
     detach = hub.attach(subscriber);
     // Something goes out at once so the client (and any proxy) sees the stream open.
     write(encoder.encode(`retry: ${options.retryMs}\n\n`));
-    if (!(await options.isSessionLive())) return endStream("session_ended");
-    const position = await readEventCursor(db, username);
+    // Checked once attached, closing the gap where the session ended while the stream opened.
+    const position = await readStreamStart(db, username, sessionId);
     if (closed || !position) return;
+    if (!position.live) return endStream("session_ended");
     const requested = parseEventId(options.lastEventId);
     if (options.lastEventId === undefined) {
       lastId = position.deliveredEventId;
@@ -163,7 +162,8 @@ export function openEventStream(options: EventStreamOptions): ReadableStream<Uin
     }
     // Attached before reading, so an event committed during the replay is either read or delivered.
     catchingUp = false;
-    await catchUp();
+    // Nothing stored past the resume point and nothing arrived meanwhile: no need to read the log.
+    if (lastId < position.lastEventId || catchUpAgain) await catchUp();
   };
 
   return new ReadableStream<Uint8Array>(

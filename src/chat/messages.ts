@@ -1,20 +1,28 @@
-import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
-import { messages, sessions } from "../db/schema.js";
+import { and, desc, eq, isNull, lt, ne, or, sql } from "drizzle-orm";
+import { isDatabaseUnavailable, jsonRows, queryRows, textArray, type Database, type Transaction } from "../db/client.js";
+import { blocks, messages, sessions, users } from "../db/schema.js";
+import { createBatcher, type BatchOutcome } from "../lib/batcher.js";
 import { AppError } from "../lib/problem.js";
-import { hasBlocked } from "./blocks.js";
 import type { ChatContext } from "./context.js";
-import { appendEvents } from "./event-log.js";
-import type { Database } from "../db/client.js";
+import { appendEventRows } from "./event-log.js";
+import type { DurableEvent } from "./events.js";
+import type { Hub } from "./hub.js";
 import { findReplay, keyedRequest, sendOnce } from "./idempotency.js";
-import { refuseSelf, requireUser } from "./users.js";
+import { DISABLED_HASH } from "./passwords.js";
+import { INVALID_USER, refuseSelf, requireUser } from "./users.js";
 
 export type MessageView = { id: number; from: string; to: string; text: string; sentAt: string };
 export type SentMessage = MessageView & { delivery: "delivered" | "stored" };
 
+/** One message on its way in: who to whom, what, and when it was accepted. */
+export type MessageSend = { from: string; to: string; text: string; sentAt: Date };
+type StoredMessage = { response: SentMessage; event: DurableEvent };
+
 /**
  * message: stores the message and the recipient's numbered event in one transaction, then hands
- * the event to the hub. Offline recipients get it from the log at their next stream. A retry under
- * the same idempotency key answers the first response and sends nothing.
+ * the event to the hub. Offline recipients get it from the log at their next stream. Sends without
+ * an idempotency key are group-committed (see createMessageBatcher); a retry under the same key
+ * answers the first response and sends nothing.
  */
 export async function sendMessage(context: ChatContext, from: string, to: string, text: string, idempotencyKey?: string) {
   const { db, hub } = context;
@@ -22,27 +30,98 @@ export async function sendMessage(context: ChatContext, from: string, to: string
   const replay = await findReplay<SentMessage>(db, keyed);
   if (replay) return replay;
   refuseSelf(from, to, "Error. Cannot message self");
-  await requireUser(db, to);
-  if (await hasBlocked(db, to, from)) {
-    throw new AppError("blocked", "Your message could not be delivered as the recipient has blocked you");
-  }
-  const sentAt = new Date();
+  const send: MessageSend = { from, to, text, sentAt: new Date() };
+  if (!keyed) return context.batches.sendMessage(send);
   const sent = await sendOnce(db, keyed, async (tx) => {
-    const [message] = await tx.insert(messages).values({ sender: from, recipient: to, text, sentAt }).returning({ id: messages.id });
-    if (!message) throw new Error("message insert returned nothing");
-    const view: MessageView = { id: message.id, from, to, text, sentAt: sentAt.toISOString() };
-    const appended = await appendEvents(hub, tx, [to], "message", view);
-    const [live] = await tx
-      .select({ id: sessions.id })
-      .from(sessions)
-      .where(and(eq(sessions.username, to), isNull(sessions.endedAt)));
-    const response: SentMessage = { ...view, delivery: live ? "delivered" : "stored" };
-    return { response, event: appended.get(to) };
+    const [outcome] = await storeMessages(hub, tx, [send]);
+    if (!outcome || "error" in outcome) throw outcome?.error ?? new Error("no outcome for the message");
+    return outcome.value;
   });
   if (sent.replayed) return sent.response;
-  if (sent.event) hub.publish(to, sent.event);
-  context.telemetry?.messageAccepted();
+  publishMessages(context, [sent]);
   return sent.response;
+}
+
+/**
+ * Group commit for sends: the messages that arrive while one transaction commits go together in
+ * the next, with multi-row statements, so the database sees a few statements per batch instead of
+ * several round trips per message. Each 201 still waits for its own message's commit.
+ */
+export function createMessageBatcher(context: Pick<ChatContext, "db" | "hub" | "telemetry">) {
+  return createBatcher<MessageSend, SentMessage>(
+    async (sends) => {
+      const outcomes = await context.db.transaction((tx) => storeMessages(context.hub, tx, sends));
+      const stored = outcomes.flatMap((outcome) => ("value" in outcome ? [outcome.value] : []));
+      publishMessages(context, stored);
+      return outcomes.map((outcome) => ("value" in outcome ? { value: outcome.value.response } : outcome));
+    },
+    { maxBatch: 256, retryAlone: (error) => !isDatabaseUnavailable(error) },
+  );
+}
+
+function publishMessages(context: Pick<ChatContext, "hub" | "telemetry">, stored: readonly StoredMessage[]) {
+  for (const { response, event } of stored) {
+    context.hub.publish(response.to, event);
+    context.telemetry?.messageAccepted();
+  }
+}
+
+/** Checks and stores messages in `tx`; a message to an unknown user or a blocker gets its own error. */
+async function storeMessages(hub: Hub, tx: Transaction, sends: readonly MessageSend[]): Promise<BatchOutcome<StoredMessage>[]> {
+  const recipients = [...new Set(sends.map((send) => send.to))];
+  const senders = [...new Set(sends.map((send) => send.from))];
+  const known = await tx
+    .select({ username: users.username })
+    .from(users)
+    .where(and(sql`${users.username} = any(${textArray(recipients)})`, ne(users.passwordHash, DISABLED_HASH)));
+  const knownNames = new Set(known.map((row) => row.username));
+  const blocking = await tx
+    .select({ blocker: blocks.blocker, blocked: blocks.blocked })
+    .from(blocks)
+    .where(and(sql`${blocks.blocker} = any(${textArray(recipients)})`, sql`${blocks.blocked} = any(${textArray(senders)})`));
+  const blockedPairs = new Set(blocking.map((row) => `${row.blocker}\n${row.blocked}`));
+  const refusals = sends.map((send) =>
+    !knownNames.has(send.to)
+      ? new AppError("unknown_user", INVALID_USER)
+      : blockedPairs.has(`${send.to}\n${send.from}`)
+        ? new AppError("blocked", "Your message could not be delivered as the recipient has blocked you")
+        : undefined,
+  );
+  const accepted = sends.filter((_, index) => !refusals[index]);
+  const stored: StoredMessage[] = [];
+  if (accepted.length > 0) {
+    // jsonb_to_recordset yields the rows in order and RETURNING follows it: ids match sends.
+    const rows = accepted.map(({ from, to, text, sentAt }) => ({ sender: from, recipient: to, text, sent_at: sentAt }));
+    const ids = await queryRows<{ id: number | string }>(
+      tx,
+      sql`insert into ${messages} (sender, recipient, text, sent_at)
+          select sender, recipient, text, sent_at
+          from jsonb_to_recordset(${jsonRows(rows)}) as t(sender text, recipient text, text text, sent_at timestamptz)
+          returning id`,
+    );
+    const views = accepted.map(({ from, to, text, sentAt }, index): MessageView => {
+      const id = ids[index]?.id;
+      if (id === undefined) throw new Error("message insert returned too few rows");
+      return { id: Number(id), from, to, text, sentAt: sentAt.toISOString() };
+    });
+    const appended = await appendEventRows(
+      hub,
+      tx,
+      views.map((view) => ({ username: view.to, type: "message", data: view })),
+    );
+    const live = await tx
+      .selectDistinct({ username: sessions.username })
+      .from(sessions)
+      .where(and(sql`${sessions.username} = any(${textArray(recipients)})`, isNull(sessions.endedAt)));
+    const online = new Set(live.map((row) => row.username));
+    views.forEach((view, index) => {
+      const event = appended[index];
+      if (!event) throw new Error("event append returned too few events");
+      stored.push({ response: { ...view, delivery: online.has(view.to) ? "delivered" : "stored" }, event });
+    });
+  }
+  let next = 0;
+  return refusals.map((refusal) => (refusal ? { error: refusal } : { value: stored[next++] as StoredMessage }));
 }
 
 /** History: my messages (with one user, or all), newest first, paged by id. */

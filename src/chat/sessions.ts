@@ -1,7 +1,8 @@
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
-import { sqlState } from "../db/client.js";
+import { sqlState, textArray } from "../db/client.js";
 import { sessions, users } from "../db/schema.js";
+import { createBatcher } from "../lib/batcher.js";
 import { AppError } from "../lib/problem.js";
 import type { ChatContext } from "./context.js";
 import type { SessionEndReason } from "./events.js";
@@ -125,19 +126,31 @@ export type Caller = { username: string; sessionId: string };
 export async function authenticate(context: ChatContext, token: string, touch: boolean): Promise<Caller | undefined> {
   const claims = await context.tokens.verify(token);
   if (!claims || !/^[0-9a-f-]{36}$/.test(claims.sessionId)) return undefined;
-  const live = and(eq(sessions.id, claims.sessionId), eq(sessions.username, claims.username), isNull(sessions.endedAt));
-  const [row] = touch
-    ? await context.db.update(sessions).set({ lastActivityAt: sql`now()` }).where(live).returning({ id: sessions.id })
-    : await context.db.select({ id: sessions.id }).from(sessions).where(live);
-  return row ? claims : undefined;
+  const lookup = touch ? context.batches.touchSession : context.batches.findSession;
+  return (await lookup(claims.sessionId)) === claims.username ? claims : undefined;
 }
 
-export async function isSessionLive(db: Database, sessionId: string): Promise<boolean> {
-  const [row] = await db
-    .select({ id: sessions.id })
-    .from(sessions)
-    .where(and(eq(sessions.id, sessionId), isNull(sessions.endedAt)));
-  return row !== undefined;
+/**
+ * Session checks for many requests at once (see lib/batcher.ts): each answers the owner of a live
+ * session id, or undefined; `touchSession` also records the request as activity.
+ */
+export function createSessionLookups(db: Database) {
+  const owners = (ids: string[], rows: { id: string; username: string }[]) => {
+    const owner = new Map(rows.map((row) => [row.id, row.username]));
+    return ids.map((id) => ({ value: owner.get(id) }));
+  };
+  const live = (ids: string[]) => and(sql`${sessions.id} = any(${textArray(ids)}::uuid[])`, isNull(sessions.endedAt));
+  const columns = { id: sessions.id, username: sessions.username };
+  return {
+    touchSession: createBatcher<string, string | undefined>(
+      async (ids) => owners(ids, await db.update(sessions).set({ lastActivityAt: sql`now()` }).where(live(ids)).returning(columns)),
+      { maxBatch: 512 },
+    ),
+    findSession: createBatcher<string, string | undefined>(
+      async (ids) => owners(ids, await db.select(columns).from(sessions).where(live(ids))),
+      { maxBatch: 512 },
+    ),
+  };
 }
 
 export async function logout(context: ChatContext, caller: Caller): Promise<void> {

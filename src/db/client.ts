@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
-import type { SQL } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
@@ -72,6 +72,21 @@ export function openDatabase(config: { databaseUrl?: string; dataDir: string }):
 export async function queryRows<Row>(db: Database | Transaction, query: SQL): Promise<Row[]> {
   const result = (await db.execute(query)) as unknown as Row[] | { rows: Row[] };
   return Array.isArray(result) ? result : result.rows;
+}
+
+/**
+ * A list as one text[] parameter: `column = any(${textArray(names)})` keeps the same SQL text
+ * whatever the list's length, so the server plans it once (drizzle's inArray makes a parameter per
+ * item; postgres.js cannot bind JS arrays through drizzle). Cast further as needed (`::uuid[]`).
+ */
+export function textArray(values: readonly string[]): SQL {
+  const literal = `{${values.map((value) => `"${value.replace(/[\\"]/g, "\\$&")}"`).join(",")}}`;
+  return sql`${literal}::text[]`;
+}
+
+/** Rows as one jsonb parameter, for multi-row inserts through `jsonb_to_recordset` with one SQL text. */
+export function jsonRows(rows: readonly object[]): SQL {
+  return sql`${JSON.stringify(rows)}::jsonb`;
 }
 
 /** The SQLSTATE of a database error, looking through drizzle's wrapper. */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readEventCursor } from "../../src/chat/event-log.js";
+import { eq } from "drizzle-orm";
+import { users } from "../../src/db/schema.js";
 import { createTestChat, type TestChat } from "../support/chat.js";
 import { idsOf, messagesIn, nextEvents, sendMessage, textsOf, waitUntil, watchAttachments } from "./helpers.js";
 
@@ -52,7 +53,10 @@ describe("messages stored while offline", () => {
     const lastDelivered = Number(delivered[1]!.id);
     // The delivered cursor is saved every second.
     await waitUntil(
-      async () => ((await readEventCursor(chat.db, luke))?.deliveredEventId ?? 0) >= lastDelivered,
+      async () => {
+        const [row] = await chat.db.select({ delivered: users.deliveredEventId }).from(users).where(eq(users.username, luke));
+        return (row?.delivered ?? 0) >= lastDelivered;
+      },
       "the delivered cursor to be saved",
     );
 
