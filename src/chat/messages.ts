@@ -55,7 +55,7 @@ export function createMessageBatcher(context: Pick<ChatContext, "db" | "hub" | "
       publishMessages(context, stored);
       return outcomes.map((outcome) => ("value" in outcome ? { value: outcome.value.response } : outcome));
     },
-    { maxBatch: 256, retryAlone: (error) => !isDatabaseUnavailable(error) },
+    { maxBatch: 256, maxConcurrent: 2, retryAlone: (error) => !isDatabaseUnavailable(error) },
   );
 }
 

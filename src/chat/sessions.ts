@@ -144,11 +144,11 @@ export function createSessionLookups(db: Database) {
   return {
     touchSession: createBatcher<string, string | undefined>(
       async (ids) => owners(ids, await db.update(sessions).set({ lastActivityAt: sql`now()` }).where(live(ids)).returning(columns)),
-      { maxBatch: 512 },
+      { maxBatch: 512, maxConcurrent: 2 },
     ),
     findSession: createBatcher<string, string | undefined>(
       async (ids) => owners(ids, await db.select(columns).from(sessions).where(live(ids))),
-      { maxBatch: 512 },
+      { maxBatch: 512, maxConcurrent: 2 },
     ),
   };
 }

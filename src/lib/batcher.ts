@@ -5,6 +5,11 @@ export type BatcherOptions = {
   /** Calls per batch at most; more wait for the next one. */
   maxBatch: number;
   /**
+   * Batches running at once (default 1). Two let one batch fill while the other commits, instead
+   * of every caller waiting in lock-step behind a lone first call.
+   */
+  maxConcurrent?: number;
+  /**
    * After a batch failed as a whole with this error, run its calls one by one, so one bad call
    * cannot fail the others. Not for errors every call would meet (the database is down).
    */
@@ -22,7 +27,8 @@ export function createBatcher<Input, Output>(
 ): (input: Input) => Promise<Output> {
   type Waiting = { input: Input; resolve: (value: Output) => void; reject: (error: unknown) => void };
   let queue: Waiting[] = [];
-  let running = false;
+  let running = 0;
+  const maxConcurrent = options.maxConcurrent ?? 1;
 
   const settle = (waiting: Waiting, outcome: BatchOutcome<Output> | undefined) => {
     if (!outcome) waiting.reject(new Error("batch returned fewer outcomes than calls"));
@@ -43,19 +49,21 @@ export function createBatcher<Input, Output>(
     }
   };
 
-  const drain = async () => {
-    running = true;
-    while (queue.length > 0) {
+  const drain = () => {
+    while (queue.length > 0 && running < maxConcurrent) {
       const batch = queue.slice(0, options.maxBatch);
       queue = queue.slice(options.maxBatch);
-      await runBatch(batch);
+      running++;
+      void runBatch(batch).finally(() => {
+        running--;
+        drain();
+      });
     }
-    running = false;
   };
 
   return (input) =>
     new Promise<Output>((resolve, reject) => {
       queue.push({ input, resolve, reject });
-      if (!running) void drain();
+      drain();
     });
 }

@@ -270,4 +270,22 @@ describe("createBatcher", () => {
       expect(batches).toEqual([[1], [2]]);
     });
   });
+
+  describe("with maxConcurrent", () => {
+    it("runs that many batches at once and queues the rest for the first to finish", async () => {
+      const held = heldRun<number, number>((inputs) => inputs.map((input) => ({ value: input })));
+      const call = createBatcher(held.run, { maxBatch: 10, maxConcurrent: 2 });
+      const results = [1, 2, 3, 4, 5].map((input) => watch(call(input)));
+      await microtasksOnly();
+      expect(held.batches).toEqual([[1], [2]]);
+
+      await held.finishNext();
+      expect(results[0]!.now).toEqual({ state: "resolved", value: 1 });
+      expect(held.batches).toEqual([[1], [2], [3, 4, 5]]);
+      await held.finishNext();
+      await held.finishNext();
+      expect(results.map((result) => result.now)).toEqual([1, 2, 3, 4, 5].map((value) => ({ state: "resolved", value })));
+      expect(held.batches).toHaveLength(3);
+    });
+  });
 });
