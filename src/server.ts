@@ -35,7 +35,7 @@ export async function createChatContext(database: DatabaseHandle, config: Config
   const crossInstance = database.sql ? await createPostgresHub(database.sql, database.db, localHub) : undefined;
   const hub = crossInstance ?? localHub;
   const cursor = createDeliveredCursor(database.db);
-  const tokens = createTokens(await loadSigningSecret(database.db, config.jwtSecret));
+  const tokens = await createTokens(await loadSigningSecret(database.db, config.jwtSecret));
   const batches = {
     sendMessage: createMessageBatcher({ db: database.db, hub, telemetry }),
     ...createSessionLookups(database.db),

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { jwtVerify, SignJWT } from "jose";
+import { LRUCache } from "lru-cache";
 import type { Database } from "../db/client.js";
 import { settings } from "../db/schema.js";
 
@@ -15,7 +16,7 @@ export type Tokens = {
 };
 
 /** The configured secret, else one generated once and kept in the database for restarts and other instances. */
-export async function loadSigningSecret(db: Database, configured?: string): Promise<Uint8Array> {
+export async function loadSigningSecret(db: Database, configured?: string): Promise<Uint8Array<ArrayBuffer>> {
   if (configured) return new TextEncoder().encode(configured);
   await db
     .insert(settings)
@@ -26,7 +27,13 @@ export async function loadSigningSecret(db: Database, configured?: string): Prom
   return new TextEncoder().encode(row.value);
 }
 
-export function createTokens(secret: Uint8Array): Tokens {
+/** Tokens already verified: a client sends the same one with every request, and checking a signature is not free. */
+const VERIFIED_CACHE_SIZE = 10_000;
+
+export async function createTokens(secret: Uint8Array<ArrayBuffer>): Promise<Tokens> {
+  // Imported once: handing jose the raw bytes would import the key again on every call.
+  const key = await crypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+  const verified = new LRUCache<string, TokenClaims & { expiresAtMs: number }>({ max: VERIFIED_CACHE_SIZE });
   return {
     async issue({ sessionId, username }) {
       const expiresAt = new Date(Date.now() + TOKEN_LIFETIME_SECONDS * 1000);
@@ -35,14 +42,18 @@ export function createTokens(secret: Uint8Array): Tokens {
         .setSubject(username)
         .setIssuedAt()
         .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
-        .sign(secret);
+        .sign(key);
       return { token, expiresAt };
     },
     async verify(token) {
+      const known = verified.get(token);
+      if (known) return known.expiresAtMs > Date.now() ? { sessionId: known.sessionId, username: known.username } : undefined;
       try {
-        const { payload } = await jwtVerify(token, secret, { algorithms: ["HS256"] });
-        if (typeof payload.sid !== "string" || typeof payload.sub !== "string") return undefined;
-        return { sessionId: payload.sid, username: payload.sub };
+        const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"] });
+        if (typeof payload.sid !== "string" || typeof payload.sub !== "string" || typeof payload.exp !== "number") return undefined;
+        const claims = { sessionId: payload.sid, username: payload.sub };
+        verified.set(token, { ...claims, expiresAtMs: payload.exp * 1000 });
+        return claims;
       } catch {
         return undefined;
       }
