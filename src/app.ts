@@ -1,4 +1,5 @@
 import { Scalar } from "@scalar/hono-api-reference";
+import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
@@ -6,7 +7,7 @@ import { requestId } from "hono/request-id";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ChatContext } from "./chat/context.js";
 import { corsFor } from "./lib/cors.js";
-import { createRouter } from "./lib/openapi.js";
+import { createRouter, type AppEnv } from "./lib/openapi.js";
 import { isDatabaseUnavailable } from "./db/client.js";
 import { AppError, problemResponse, type ProblemCode } from "./lib/problem.js";
 import { createRateLimits, limitEveryRequest } from "./lib/rate-limit.js";
@@ -67,6 +68,25 @@ export type AppOptions = {
   corsOrigins?: readonly string[];
 };
 
+/**
+ * 413 for a body over MAX_BODY_BYTES. hono's bodyLimit turns every request into a web Request to
+ * look for a body; when the length is declared (or there is no body) the same rule needs only the
+ * headers, and the body is later read straight from the socket. Chunked bodies go through bodyLimit.
+ */
+function limitBodySize(): MiddlewareHandler<AppEnv> {
+  const tooLarge = () => {
+    throw new AppError("payload_too_large", `The body must be at most ${MAX_BODY_BYTES} bytes`);
+  };
+  const streamed = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
+  return async (c, next) => {
+    if (c.req.header("transfer-encoding") !== undefined) return streamed(c, next);
+    const length = c.req.header("content-length");
+    if (length === undefined) return c.req.method === "GET" || c.req.method === "HEAD" ? next() : streamed(c, next);
+    if (Number(length) > MAX_BODY_BYTES) tooLarge();
+    return next();
+  };
+}
+
 /** The whole HTTP surface over a chat context; no I/O happens until a request arrives. */
 export function createApp(context: ChatContext, options: AppOptions = {}) {
   const app = createRouter();
@@ -77,14 +97,7 @@ export function createApp(context: ChatContext, options: AppOptions = {}) {
   if (options.corsOrigins?.length) app.use(corsFor(options.corsOrigins));
   app.use(limitEveryRequest(createRateLimits(context.settings.rateLimits)));
   app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => problemResponse(new AppError("method_not_allowed", `${c.req.method} is not allowed here; use ${methods.join(", ")}`), c.get("requestId"), { allow: methods.join(", ") }) }));
-  app.use(
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new AppError("payload_too_large", `The body must be at most ${MAX_BODY_BYTES} bytes`);
-      },
-    }),
-  );
+  app.use(limitBodySize());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
