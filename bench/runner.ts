@@ -9,6 +9,7 @@ import { makeWorkDir, mainThreadProfile, type BenchOptions } from "./scenarios/c
 import { runDirectMessages } from "./scenarios/direct-messages.js";
 import { runIdleStreams } from "./scenarios/idle-streams.js";
 import { runReconnectStorm } from "./scenarios/reconnect-storm.js";
+import { buildService } from "./server-process.js";
 
 export const SCENARIOS = {
   idle: runIdleStreams,
@@ -47,6 +48,7 @@ export type RunRequest = {
 /** Runs the scenarios one after another, each against its own fresh server and database. */
 export async function runBench(request: RunRequest): Promise<BenchReport> {
   const log = request.log ?? (() => {});
+  buildService();
   const workDir = makeWorkDir();
   const startedAt = new Date();
   const options: BenchOptions = {

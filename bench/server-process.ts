@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -131,15 +131,23 @@ export type ChatServerOptions = {
   extraArgs?: string[];
 };
 
-/** Starts the chat service the way the issue says it is started, on a free port. */
+/** Compiles the service to dist/ as `npm start` does (incremental: quick when nothing changed). */
+export function buildService(): void {
+  execFileSync(process.execPath, [join(repoRoot, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
+    cwd: repoRoot,
+    stdio: "inherit",
+  });
+}
+
+/** Starts the chat service as `npm start` does (the compiled dist/index.js; run buildService first), on a free port. */
 export function startChatServer(options: ChatServerOptions): Promise<ServerProcess> {
-  const nodeArgs = ["--import", "tsx"];
+  const nodeArgs: string[] = ["--enable-source-maps"];
   if (options.cpuProfileDir) {
     mkdirSync(options.cpuProfileDir, { recursive: true });
     nodeArgs.push("--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir);
   }
   nodeArgs.push(
-    "src/index.ts",
+    "dist/index.js",
     "--port",
     "0",
     "--host",
