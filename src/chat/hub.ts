@@ -47,10 +47,10 @@ export type LocalHub = Hub & {
 /**
  * How long announcements wait to be written together: a burst of logins then costs each open stream
  * one write per flush instead of one per login. Grows with the streams a flush writes, so flushes
- * cost at most ~20,000 stream writes a second: 20 ms up to 400 streams, 50 ms at 1,000, 250 ms
- * (the most) from 5,000.
+ * cost at most ~10,000 stream writes a second however many are open: 20 ms up to 200 streams,
+ * 100 ms at 1,000, 1 s (the most) from 10,000.
  */
-export const announcementDelayMs = (streams: number) => Math.min(250, Math.max(20, streams / 20));
+export const announcementDelayMs = (streams: number) => Math.min(1000, Math.max(20, streams / 10));
 
 type Announcement = { frame: Uint8Array; type: LiveEvent["type"]; subject: string; excluded: ReadonlySet<string> };
 

@@ -102,10 +102,11 @@ describe("announcements", () => {
 });
 
 describe("announcementDelayMs", () => {
-  it("grows with the open streams between 20 ms and 250 ms", () => {
+  it("grows with the open streams between 20 ms and 1 s", () => {
     expect(announcementDelayMs(0)).toBe(20);
-    expect(announcementDelayMs(1_000)).toBe(50);
-    expect(announcementDelayMs(10_000)).toBe(250);
+    expect(announcementDelayMs(1_000)).toBe(100);
+    expect(announcementDelayMs(10_000)).toBe(1000);
+    expect(announcementDelayMs(50_000)).toBe(1000);
     expect(announcementDelayMs(4_000)).toBeGreaterThan(announcementDelayMs(2_000));
   });
 });
