@@ -1,4 +1,4 @@
-import type { Database } from "../db/client.js";
+import { isDatabaseUnavailable, type Database } from "../db/client.js";
 import type { DeliveredCursor } from "./event-log.js";
 import { readEventsAfter, readStreamStart } from "./event-log.js";
 import { encodeEvent, type DurableEvent, type SessionEndReason } from "./events.js";
@@ -6,6 +6,8 @@ import type { Hub, Subscriber } from "./hub.js";
 import type { ChatTelemetry, StreamCloseReason, StreamInfo } from "./telemetry.js";
 
 const REPLAY_PAGE = 500;
+const MIN_RETRY_DELAY_MS = 100;
+const MAX_RETRY_DELAY_MS = 2000;
 const encoder = new TextEncoder();
 
 export type EventStreamOptions = {
@@ -38,6 +40,9 @@ export function openEventStream(options: EventStreamOptions): ReadableStream<Uin
   // Until the resume point is known, deliveries only mark that the log must be read.
   let catchingUp = true;
   let catchUpAgain = false;
+  /** Set while a catch-up that failed on an unreachable database waits to try again. */
+  let retryTimer: NodeJS.Timeout | undefined;
+  let retryDelayMs = MIN_RETRY_DELAY_MS;
   let detach = () => {};
   const { telemetry } = options;
   const info: StreamInfo = { username, sessionId, requestId: options.requestId, lastEventId: options.lastEventId };
@@ -46,6 +51,7 @@ export function openEventStream(options: EventStreamOptions): ReadableStream<Uin
   const close = (reason: StreamCloseReason) => {
     if (closed) return;
     closed = true;
+    clearTimeout(retryTimer);
     detach();
     wakeRoomWaiters();
     telemetry?.streamClosed(info, reason);
@@ -115,13 +121,22 @@ export function openEventStream(options: EventStreamOptions): ReadableStream<Uin
         } while (page.length === REPLAY_PAGE);
       } while (catchUpAgain && !closed);
     } catch (error) {
-      if (!closed) {
-        close("error");
-        controller.error(error);
+      if (closed) return;
+      if (isDatabaseUnavailable(error)) {
+        // The log is the source of truth and will be back: read it again soon rather than drop the client.
+        retryDelayMs = Math.min(MAX_RETRY_DELAY_MS, retryDelayMs * 2);
+        retryTimer ??= setTimeout(() => {
+          retryTimer = undefined;
+          void catchUp();
+        }, retryDelayMs);
+        return;
       }
+      close("error");
+      controller.error(error);
     } finally {
       catchingUp = false;
     }
+    retryDelayMs = MIN_RETRY_DELAY_MS;
   };
 
   const subscriber: Subscriber = {
