@@ -25,6 +25,11 @@ describe("resuming while messages keep arriving", () => {
     let sending = true;
 
     const texts = Array.from({ length: MESSAGES }, (_, index) => `message ${index} from ${senders[index % senders.length]!.name}`);
+    // Half the messages wait for three reopens, so reopening while sending happens however fast sends are.
+    let reopenedWhileSending = 0;
+    let reopenedThrice!: () => void;
+    const thriceReopened = new Promise<void>((resolve) => (reopenedThrice = resolve));
+    let started = 0;
     const queues = senders.map((sender, senderIndex) => ({ sender, texts: texts.filter((_, index) => index % senders.length === senderIndex) }));
     // Every sender keeps a few POSTs in flight at once: concurrent, yet the embedded database's
     // single connection is not so swamped that a reconnect waits for all of them.
@@ -33,6 +38,7 @@ describe("resuming while messages keep arriving", () => {
         Array.from({ length: IN_FLIGHT_PER_SENDER }, async () => {
           const results: { text: string; status: number }[] = [];
           for (let text = own.shift(); text !== undefined; text = own.shift()) {
+            if (++started > MESSAGES / 2) await thriceReopened;
             const response = await chat.request("POST", "/messages", { token: sender.token, json: { to: luke, text } });
             results.push({ text, status: response.status });
           }
@@ -43,14 +49,13 @@ describe("resuming while messages keep arriving", () => {
       .then((perWorker) => perWorker.flat())
       .finally(() => (sending = false));
 
-    let reopenedWhileSending = 0;
     while (sending) {
       await sleep(50 + Math.random() * 150);
       await stream.close();
       seen.push(...messagesIn(stream.events));
       lastId = seen.at(-1)?.id ?? lastId;
       stream = await chat.events(lukeToken, lastId === undefined ? {} : { "last-event-id": lastId });
-      if (sending) reopenedWhileSending++;
+      if (sending && ++reopenedWhileSending === 3) reopenedThrice();
     }
     const results = await sent;
     const accepted = results.filter((result) => result.status === 201).map((result) => result.text);
