@@ -8,6 +8,19 @@ import { startScenarioServer, Violations, type BenchOptions } from "./context.js
 
 /** Presence counts must hold still this long before the notices count as all delivered. */
 const QUIET_MS = 1500;
+/** How long the open streams sit idle (pings only) before the settled memory reading; tiny runs have little to settle. */
+const settleMs = (streams: number) => (streams >= 1000 ? 15_000 : 2_000);
+
+/** V8 heap in use, from the server's own /metrics (prom-client's nodejs_heap_size_used_bytes). */
+async function heapUsed(origin: { host: string; port: number }): Promise<number | undefined> {
+  try {
+    const text = await (await fetch(`http://${origin.host}:${origin.port}/metrics`)).text();
+    const match = /^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?(?:e\+?\d+)?)$/m.exec(text);
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Scenario 1: N users each log in and open one stream, C at a time. Every login notifies
@@ -60,6 +73,7 @@ export async function runIdleStreams(options: BenchOptions): Promise<ScenarioRes
 
     await sleep(300);
     const rssBefore = server.rss();
+    const heapBefore = await heapUsed(origin);
     const pool = new HttpPool(origin, Math.min(32, options.concurrency));
     const loggedIn: LoggedInUser[] = new Array(n);
     const meter = new CpuMeter(server.pid);
@@ -125,6 +139,11 @@ export async function runIdleStreams(options: BenchOptions): Promise<ScenarioRes
     const lastNoticeAt = openIndices.reduce((latest, index) => Math.max(latest, streams[index]!.lastEventAt), startedAt);
     const drainMs = lastNoticeAt - startedAt;
     const rssAfter = server.rss();
+    // Right after the storm the heap still holds its garbage; idle streams are what is measured.
+    const SETTLE_MS = settleMs(m);
+    await sleep(SETTLE_MS);
+    const rssSettled = server.rss();
+    const heapSettled = await heapUsed(origin);
 
     // A login sent after i's stream was open must reach i; nothing reaches i twice or about itself.
     const loginTimes = openIndices.map((index) => loggedIn[index]!.loginSentAt).sort((a, b) => a - b);
@@ -159,8 +178,9 @@ export async function runIdleStreams(options: BenchOptions): Promise<ScenarioRes
     }
     for (const index of openIndices) streams[index]!.close();
 
-    const growth = rssAfter - rssBefore;
-    const perStream = growth / m;
+    const perStreamDrained = (rssAfter - rssBefore) / m;
+    const perStream = (rssSettled - rssBefore) / m;
+    const heapPerStream = heapBefore !== undefined && heapSettled !== undefined ? (heapSettled - heapBefore) / m : undefined;
     result.figures.push(
       {
         label: m === n ? `time to log in and open all ${formatCount(n)} streams` : `streams opened within the ${options.timeLimit} s limit`,
@@ -173,18 +193,26 @@ export async function runIdleStreams(options: BenchOptions): Promise<ScenarioRes
       },
       { label: "time until the last presence notice arrived", value: `${formatMs(drainMs)} (${formatRate((1000 * total) / drainMs, "notice")})`, cpu: wholeCpu },
       { label: "CPU per stream opened (its login, its stream, the notices its login caused)", value: cpuPerOperation(wholeCpu, m, "stream"), cpu: wholeCpu },
-      { label: "server RSS before / all open / notices drained", value: `${formatBytes(rssBefore)} / ${formatBytes(rssOpen)} / ${formatBytes(rssAfter)}` },
-      { label: "server RSS growth per open stream", value: `${formatBytes(perStream)} (${(perStream / 1024).toFixed(1)} KiB)` },
+      {
+        label: `server RSS before / all open / notices drained / idle ${SETTLE_MS / 1000} s`,
+        value: `${formatBytes(rssBefore)} / ${formatBytes(rssOpen)} / ${formatBytes(rssAfter)} / ${formatBytes(rssSettled)}`,
+      },
+      { label: "server RSS growth per open stream, when the notices drained", value: `${formatBytes(perStreamDrained)} (${(perStreamDrained / 1024).toFixed(1)} KiB)` },
+      { label: `server RSS growth per open stream, idle ${SETTLE_MS / 1000} s later`, value: `${formatBytes(perStream)} (${(perStream / 1024).toFixed(1)} KiB)` },
+      {
+        label: `server V8 heap in use per open stream, idle ${SETTLE_MS / 1000} s later (from /metrics)`,
+        value: heapPerStream === undefined ? "not available" : `${formatBytes(heapPerStream)} (${(heapPerStream / 1024).toFixed(1)} KiB)`,
+      },
     );
     result.notes.push(
-      "RSS is read from /proc/<pid>/status (VmRSS) and includes each user's session as well as its stream; the V8 heap is not visible from outside the server, so it is not reported.",
+      `RSS is read from /proc/<pid>/status (VmRSS) and includes each user's session as well as its stream. The target is checked on the reading taken after the streams sat idle for ${SETTLE_MS / 1000} s: right after the presence storm the V8 heap still holds garbage it has not collected. The heap figure is prom-client's nodejs_heap_size_used_bytes, garbage included.`,
     );
     if (!fullCheck) {
       result.notes.push(
         `with ${n} users the notices are counted, not parsed (parsing ~N²/2 JSON documents would make the generator the bottleneck); run with --full-presence-check-up-to ${n} to match every notice.`,
       );
     }
-    result.metrics = { opened: m, openMs, drainMs, presenceTotal: total, rssBefore, rssAfter, rssPerStream: perStream };
+    result.metrics = { opened: m, openMs, drainMs, presenceTotal: total, rssBefore, rssAfter, rssSettled, rssPerStream: perStream, rssPerStreamDrained: perStreamDrained, heapPerStream: heapPerStream ?? -1 };
     result.checks.push(
       { name: `every stream opened answered 200 with text/event-stream (${m} of ${n} attempted within the time limit)`, ok: true, detail: "" },
       ...violations.checks({
@@ -198,7 +226,7 @@ export async function runIdleStreams(options: BenchOptions): Promise<ScenarioRes
     );
     result.targets.push(
       { name: "10,000 streams open", ok: m >= 10_000, detail: `${formatCount(m)} opened in this run` },
-      { name: "RSS growth of at most 15 KB per stream", ok: perStream <= 15 * 1024, detail: `${(perStream / 1024).toFixed(1)} KiB` },
+      { name: "RSS growth of at most 15 KB per stream", ok: perStream <= 15 * 1024, detail: `${(perStream / 1024).toFixed(1)} KiB once idle` },
       { name: "opening all streams well under a minute", ok: openMs < 60_000 && drainMs < 60_000, detail: `open ${formatMs(openMs)}, notices drained ${formatMs(drainMs)}` },
     );
   } finally {
