@@ -38,7 +38,7 @@ export async function createChatContext(database: DatabaseHandle, config: Config
   const tokens = await createTokens(await loadSigningSecret(database.db, config.jwtSecret));
   const batches = {
     sendMessage: createMessageBatcher({ db: database.db, hub, telemetry }),
-    ...createSessionLookups(database.db),
+    ...createSessionLookups(database.db, config.timeoutSeconds),
   };
   const context: ChatContext = {
     db: database.db,
