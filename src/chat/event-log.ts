@@ -106,21 +106,34 @@ export async function readStreamStart(
   return row;
 }
 
-/** Records how far each user's streams have been written; batched because it is written a lot. */
+/**
+ * How far each user has certainly received their events, where a stream opened without
+ * Last-Event-ID starts: moved by a reconnect's Last-Event-ID (the client has everything up to it)
+ * and by a stream that lasted to the end of its session. Not by writing: bytes written to a
+ * connection that then drops may never have been read, and the client (an EventSource that got no
+ * id) would reconnect without one. Saved in batches.
+ */
 export function createDeliveredCursor(db: Database) {
   const pending = new Map<string, number>();
+  const advance = (username: string, id: number) => {
+    if ((pending.get(username) ?? 0) < id) pending.set(username, id);
+  };
   return {
-    advance(username: string, id: number) {
-      if ((pending.get(username) ?? 0) < id) pending.set(username, id);
-    },
+    advance,
     async flush() {
       const batch = [...pending];
       pending.clear();
-      for (const [username, id] of batch) {
-        await db
-          .update(users)
-          .set({ deliveredEventId: sql`greatest(${users.deliveredEventId}, ${id})` })
-          .where(eq(users.username, username));
+      for (const [index, [username, id]] of batch.entries()) {
+        try {
+          await db
+            .update(users)
+            .set({ deliveredEventId: sql`greatest(${users.deliveredEventId}, ${id})` })
+            .where(eq(users.username, username));
+        } catch (error) {
+          // Kept for the next flush rather than lost.
+          for (const [unsaved, unsavedId] of batch.slice(index)) advance(unsaved, unsavedId);
+          throw error;
+        }
       }
     },
   };

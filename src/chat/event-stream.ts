@@ -81,7 +81,6 @@ export function openEventStream(options: EventStreamOptions): ReadableStream<Uin
   const writeDurable = (event: DurableEvent, cutOffWhenFull = true) => {
     write(encodeEvent(event), cutOffWhenFull);
     lastId = event.id;
-    cursor.advance(username, event.id);
     if (!telemetry || closed) return;
     telemetry.eventsDelivered(event.type, 1);
     // Lag only for what was sent while this stream was open; replays of older events are not lag.
@@ -94,6 +93,8 @@ export function openEventStream(options: EventStreamOptions): ReadableStream<Uin
     if (closed) return;
     if (sessionReason) write(encodeEvent({ type: "session_ended", data: { reason: sessionReason } }));
     if (closed) return; // the farewell itself overflowed a slow reader's buffer
+    // The stream lasted to the end of its session: what it wrote counts as delivered.
+    if (sessionReason) cursor.advance(username, lastId);
     if (sessionReason) telemetry?.eventsDelivered("session_ended", 1);
     close(closeReason);
     controller.close();
@@ -174,6 +175,8 @@ export function openEventStream(options: EventStreamOptions): ReadableStream<Uin
       lastId = position.deliveredEventId;
     } else {
       lastId = requested;
+      // The client has everything up to here: a later stream without an id starts after it.
+      cursor.advance(username, requested);
     }
     // Attached before reading, so an event committed during the replay is either read or delivered.
     catchingUp = false;

@@ -205,6 +205,9 @@ export async function sweepIdleSessions(context: ChatContext): Promise<number> {
 async function afterSessionEnded(context: ChatContext, username: string, sessionId: string, reason: SessionEndReason, at: Date) {
   context.telemetry?.sessionEnded({ username, sessionId }, reason);
   context.hub.endSession(username, sessionId, reason);
+  // The ended streams moved the cursor: save it now, so a login right after starts after it (a failed
+  // save is kept and retried by the periodic flush).
+  await context.cursor.flush().catch(() => {});
   await announcePresence(context.db, context.hub, username, "offline", at);
   await endPrivateSessions(context, username, reason);
 }

@@ -24,7 +24,7 @@ export const users = pgTable("users", {
   lockedUntil: at("locked_until"),
   /** Highest event id handed out for this user; bumped under the row lock so ids commit in order. */
   lastEventId: bigint("last_event_id", { mode: "number" }).notNull().default(0),
-  /** Highest event id written to one of the user's streams: where a stream without Last-Event-ID starts. */
+  /** Highest event id the user certainly received (acknowledged by Last-Event-ID, or by a stream lasting to its session's end): where a stream without Last-Event-ID starts. */
   deliveredEventId: bigint("delivered_event_id", { mode: "number" }).notNull().default(0),
 });
 

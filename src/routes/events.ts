@@ -26,7 +26,8 @@ const eventsRoute = createRoute({
   description: [
     "Durable events (`message`, `broadcast`, `private_started`, `private_stopped`) carry an `id:` that increases per user; ",
     "they are stored, and a reconnect with `Last-Event-ID` replays every one after it, then goes live, with no gap and no duplicate. ",
-    "Without a resume id the stream starts after the last event already written to one of my streams, so messages stored while I was offline come first. ",
+    "Without a resume id the stream starts after the last event I certainly received: the last id a reconnect of mine sent as Last-Event-ID, or the last event of a stream that lasted to the end of its session. ",
+    "So messages stored while I was offline come first after login, and events written to a stream that dropped before I read them (and gave me no id to resume from) are sent again rather than lost. ",
     "Live-only events (`presence`, `session_ended`, `resync`) have no id and are never replayed; after a resume, re-read GET /users/online. ",
     "Presence notices are written in batches, so one arrives up to 20 ms after the login or logout, and later when many streams are open ",
     "(0.1 ms per open stream, at most 1 s; `at` is the exact time). ",

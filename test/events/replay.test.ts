@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { users } from "../../src/db/schema.js";
 import { createTestChat, type TestChat } from "../support/chat.js";
-import { idsOf, messagesIn, nextEvents, sendMessage, textsOf, waitUntil, watchAttachments } from "./helpers.js";
+import { idsOf, messagesIn, nextEvents, sendMessage, sleep, textsOf, waitUntil, watchAttachments } from "./helpers.js";
 
 let chat: TestChat;
 let streams: ReturnType<typeof watchAttachments>;
@@ -43,7 +43,22 @@ describe("messages stored while offline", () => {
     await stream.close();
   });
 
-  it("are not replayed on a second stream opened without Last-Event-ID", async () => {
+  it("are replayed on a second stream opened without Last-Event-ID: written is not proof of read", async () => {
+    const { luke, hansToken } = await pair();
+    await sendMessage(chat, hansToken, luke, "stored one");
+    await sendMessage(chat, hansToken, luke, "stored two");
+    const lukeToken = await chat.login(luke);
+    const first = await chat.events(lukeToken);
+    const onFirst = await nextEvents(first, "message", 2);
+    // The client dropped the first stream before reading it, as far as the server can tell.
+    await first.close();
+    await sleep(1200); // past the cursor's periodic save
+    const second = await chat.events(lukeToken);
+    expect(idsOf(await nextEvents(second, "message", 2))).toEqual(idsOf(onFirst));
+    await second.close();
+  });
+
+  it("are not replayed once a reconnect acknowledged them with Last-Event-ID", async () => {
     const { luke, hansToken } = await pair();
     await sendMessage(chat, hansToken, luke, "stored one");
     await sendMessage(chat, hansToken, luke, "stored two");
@@ -51,24 +66,43 @@ describe("messages stored while offline", () => {
     const first = await chat.events(lukeToken);
     const delivered = await nextEvents(first, "message", 2);
     const lastDelivered = Number(delivered[1]!.id);
-    // The delivered cursor is saved every second.
+    await first.close();
+    const resumed = await chat.events(lukeToken, { "last-event-id": String(lastDelivered) });
     await waitUntil(
       async () => {
         const [row] = await chat.db.select({ delivered: users.deliveredEventId }).from(users).where(eq(users.username, luke));
         return (row?.delivered ?? 0) >= lastDelivered;
       },
-      "the delivered cursor to be saved",
+      "the acknowledged id to be saved",
     );
 
     const second = await chat.events(lukeToken);
     expect(await second.quietFor(300, "message")).toEqual([]);
     await sendMessage(chat, hansToken, luke, "live");
-    const [onFirst, onSecond] = [await first.next("message"), await second.next("message")];
-    expect(onSecond).toEqual(onFirst);
-    expect(messagesIn(second.events)).toEqual([onFirst]);
-    expect(Number(onFirst.id)).toBeGreaterThan(lastDelivered);
-    await first.close();
+    const [onResumed, onSecond] = [await resumed.next("message"), await second.next("message")];
+    expect(onSecond).toEqual(onResumed);
+    expect(messagesIn(second.events)).toEqual([onResumed]);
+    expect(Number(onResumed.id)).toBeGreaterThan(lastDelivered);
+    await resumed.close();
     await second.close();
+  });
+
+  it("are not replayed at the next login once the session that received them ended", async () => {
+    const { luke, hansToken } = await pair();
+    await sendMessage(chat, hansToken, luke, "stored one");
+    const firstToken = await chat.login(luke);
+    const first = await chat.events(firstToken);
+    const [delivered] = await nextEvents(first, "message", 1);
+    const logout = await chat.request("POST", "/logout", { token: firstToken });
+    expect(logout.status).toBe(204);
+    await first.next("session_ended");
+
+    const stream = await chat.events(await chat.login(luke));
+    expect(await stream.quietFor(300, "message")).toEqual([]);
+    await sendMessage(chat, hansToken, luke, "after");
+    const live = await stream.next("message");
+    expect(Number(live.id)).toBeGreaterThan(Number(delivered!.id));
+    await stream.close();
   });
 });
 
