@@ -1,10 +1,10 @@
-import { loginAll, openStreams, type LoggedInUser } from "../load/chat-client.js";
+import { openStreams, type LoggedInUser } from "../load/chat-client.js";
 import { nowMs, sleep, waitUntil } from "../load/clock.js";
-import { HttpConnection, HttpPool } from "../load/http-client.js";
+import { HttpConnection } from "../load/http-client.js";
 import type { SseEvent } from "../load/sse-client.js";
 import { cpuPerOperation, formatCount, formatLatency, formatMs, Samples, type ScenarioResult } from "../report.js";
 import { CpuMeter } from "../resource-usage.js";
-import { startScenarioServer, Violations, type BenchOptions } from "./context.js";
+import { loginScenarioUsers, startScenarioServer, Violations, type BenchOptions } from "./context.js";
 
 const DELIVERY_TIMEOUT_MS = 30_000;
 
@@ -27,9 +27,7 @@ export async function runBroadcastFanout(options: BenchOptions): Promise<Scenari
   try {
     const { server } = scenario;
     const origin = server.origin;
-    const pool = new HttpPool(origin, Math.min(32, options.concurrency));
-    const loggedIn = await loginAll(pool, scenario.users, options.concurrency);
-    pool.close();
+    const loggedIn = await loginScenarioUsers(scenario, options);
     const sender = loggedIn[k]!;
     const recipients = loggedIn.slice(0, k);
     const tag = `bc${options.runId}`;

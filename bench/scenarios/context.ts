@@ -2,7 +2,8 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createScratchDatabase, type ScratchDatabase } from "../database.js";
-import { warmUp } from "../load/chat-client.js";
+import { loginAll, warmUp, type LoggedInUser } from "../load/chat-client.js";
+import { HttpPool } from "../load/http-client.js";
 import type { Check } from "../report.js";
 import { benchUsers, startChatServer, writeCredentials, type BenchUserCredentials, type ServerProcess } from "../server-process.js";
 
@@ -100,6 +101,16 @@ export async function startScenarioServer(
     throw new Error(`${(error as Error).message}\nserver output:\n${output}`);
   }
   return { server, users, warmUpUsers, databaseUrl: database?.url, profileDir, close };
+}
+
+/** Logs every scenario user in over a pool of keep-alive connections, `options.concurrency` at a time. */
+export async function loginScenarioUsers(scenario: ScenarioServer, options: BenchOptions): Promise<LoggedInUser[]> {
+  const pool = new HttpPool(scenario.server.origin, Math.min(32, options.concurrency));
+  try {
+    return await loginAll(pool, scenario.users, options.concurrency);
+  } finally {
+    pool.close();
+  }
 }
 
 /**

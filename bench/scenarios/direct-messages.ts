@@ -1,10 +1,9 @@
 import { readDatabaseActivity, withClient, type DatabaseActivity } from "../database.js";
-import { loginAll, openStreams, type LoggedInUser } from "../load/chat-client.js";
+import { openStreams, type LoggedInUser } from "../load/chat-client.js";
 import { nowMs, sleep, waitUntil } from "../load/clock.js";
-import { HttpPool } from "../load/http-client.js";
 import { cpuPerOperation, formatCount, formatLatency, formatMs, formatRate, type Check, type ScenarioResult } from "../report.js";
 import { CpuMeter } from "../resource-usage.js";
-import { startScenarioServer, type BenchOptions, type ScenarioServer } from "./context.js";
+import { loginScenarioUsers, startScenarioServer, type BenchOptions, type ScenarioServer } from "./context.js";
 import { MessageLedger, phaseFigures } from "./message-ledger.js";
 import { offerAtRate, saturate, Sender } from "./message-senders.js";
 
@@ -31,17 +30,11 @@ export async function runDirectMessages(options: BenchOptions): Promise<Scenario
   try {
     const { server } = scenario;
     const origin = server.origin;
-    const pool = new HttpPool(origin, Math.min(32, options.concurrency));
-    const loggedIn = await loginAll(pool, scenario.users, options.concurrency);
-    pool.close();
+    const loggedIn = await loginScenarioUsers(scenario, options);
     const senderUsers = loggedIn.slice(0, senderCount);
     const recipients = loggedIn.slice(senderCount);
     const ledger = new MessageLedger(`dm${options.runId}`);
-    const streams = await openStreams(origin, recipients, options.concurrency, {
-      onEvent: (user, event) => ledger.onEvent(user, event),
-      onUnexpectedClose: (user, stream) =>
-        ledger.violations.add("stream-closed", `${user.username}: ${stream.error?.message ?? "closed by the server"}`),
-    });
+    const streams = await openStreams(origin, recipients, options.concurrency, ledger.streamHandlers());
     const senders = senderUsers.map((user, index) => new Sender(index, user, origin, recipients, ledger, options.textBytes));
     const drain = (phase: string) => waitUntil(() => ledger.undelivered(phase) === 0, DRAIN_TIMEOUT_MS);
     options.log(`direct messages: ${senderCount} senders, ${recipientCount} recipients online`);

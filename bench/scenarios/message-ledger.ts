@@ -1,4 +1,4 @@
-import type { LoggedInUser } from "../load/chat-client.js";
+import type { LoggedInUser, StreamHandlers } from "../load/chat-client.js";
 import type { SseEvent } from "../load/sse-client.js";
 import { Samples } from "../report.js";
 import { Violations } from "./context.js";
@@ -66,6 +66,15 @@ export class MessageLedger {
   /** The last event id a recipient has seen, for Last-Event-ID on reconnect. */
   resumePoint(username: string): number | undefined {
     return this.lastEventId.get(username);
+  }
+
+  /** Stream handlers that check every event here and count a stream the server cut off as a violation. */
+  streamHandlers(): Required<Pick<StreamHandlers, "onEvent" | "onUnexpectedClose">> {
+    return {
+      onEvent: (user, event) => this.onEvent(user, event),
+      onUnexpectedClose: (user, stream) =>
+        this.violations.add("stream-closed", `${user.username}: ${stream.error?.message ?? "closed by the server"}`),
+    };
   }
 
   /** Checks one event from `user`'s stream: right user, exactly once, in id and send order. */

@@ -1,10 +1,9 @@
-import { loginAll, openStreams } from "../load/chat-client.js";
+import { openStreams } from "../load/chat-client.js";
 import { nowMs, sleep, waitUntil } from "../load/clock.js";
-import { HttpPool } from "../load/http-client.js";
 import type { SseStream } from "../load/sse-client.js";
 import { formatCount, formatLatency, formatMs, formatRate, type ScenarioResult } from "../report.js";
 import { CpuMeter } from "../resource-usage.js";
-import { startScenarioServer, type BenchOptions } from "./context.js";
+import { loginScenarioUsers, startScenarioServer, type BenchOptions } from "./context.js";
 import { MessageLedger, phaseFigures } from "./message-ledger.js";
 import { offerAtRate, Sender } from "./message-senders.js";
 
@@ -35,16 +34,10 @@ export async function runReconnectStorm(options: BenchOptions): Promise<Scenario
   try {
     const { server } = scenario;
     const origin = server.origin;
-    const pool = new HttpPool(origin, Math.min(32, options.concurrency));
-    const loggedIn = await loginAll(pool, scenario.users, options.concurrency);
-    pool.close();
+    const loggedIn = await loginScenarioUsers(scenario, options);
     const recipients = loggedIn.slice(0, n);
     const senderUsers = loggedIn.slice(n);
-    const handlers = {
-      onEvent: ledger.onEvent.bind(ledger),
-      onUnexpectedClose: (user: { username: string }, stream: SseStream) =>
-        ledger.violations.add("stream-closed", `${user.username}: ${stream.error?.message ?? "closed by the server"}`),
-    };
+    const handlers = ledger.streamHandlers();
     streams = await openStreams(origin, recipients, options.concurrency, handlers);
     const senders = senderUsers.map((user, index) => new Sender(index, user, origin, recipients, ledger, options.textBytes));
     for (const sender of senders) sender.phase = "storm";
