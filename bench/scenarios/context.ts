@@ -114,8 +114,8 @@ export async function loginScenarioUsers(scenario: ScenarioServer, options: Benc
 }
 
 /**
- * The main thread's .cpuprofile in a directory: the largest one, since tsx's loader
- * thread writes a small profile of its own beside it.
+ * The main thread's .cpuprofile in a directory: the largest one, since a loader or worker
+ * thread may write a small profile of its own beside it.
  */
 export function mainThreadProfile(directory: string | undefined): string | undefined {
   if (!directory) return undefined;

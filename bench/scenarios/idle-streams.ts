@@ -9,7 +9,7 @@ import { startScenarioServer, Violations, type BenchOptions } from "./context.js
 /** Presence counts must hold still this long before the notices count as all delivered. */
 const QUIET_MS = 1500;
 /** How long the open streams sit idle (pings only) before the settled memory reading; tiny runs have little to settle. */
-const settleMs = (streams: number) => (streams >= 1000 ? 15_000 : 2_000);
+const settleTimeMs = (streams: number) => (streams >= 1000 ? 15_000 : 2_000);
 
 /** V8 heap in use, from the server's own /metrics (prom-client's nodejs_heap_size_used_bytes). */
 async function heapUsed(origin: { host: string; port: number }): Promise<number | undefined> {
@@ -140,8 +140,8 @@ export async function runIdleStreams(options: BenchOptions): Promise<ScenarioRes
     const drainMs = lastNoticeAt - startedAt;
     const rssAfter = server.rss();
     // Right after the storm the heap still holds its garbage; idle streams are what is measured.
-    const SETTLE_MS = settleMs(m);
-    await sleep(SETTLE_MS);
+    const settleMs = settleTimeMs(m);
+    await sleep(settleMs);
     const rssSettled = server.rss();
     const heapSettled = await heapUsed(origin);
 
@@ -194,18 +194,18 @@ export async function runIdleStreams(options: BenchOptions): Promise<ScenarioRes
       { label: "time until the last presence notice arrived", value: `${formatMs(drainMs)} (${formatRate((1000 * total) / drainMs, "notice")})`, cpu: wholeCpu },
       { label: "CPU per stream opened (its login, its stream, the notices its login caused)", value: cpuPerOperation(wholeCpu, m, "stream"), cpu: wholeCpu },
       {
-        label: `server RSS before / all open / notices drained / idle ${SETTLE_MS / 1000} s`,
+        label: `server RSS before / all open / notices drained / idle ${settleMs / 1000} s`,
         value: `${formatBytes(rssBefore)} / ${formatBytes(rssOpen)} / ${formatBytes(rssAfter)} / ${formatBytes(rssSettled)}`,
       },
       { label: "server RSS growth per open stream, when the notices drained", value: `${formatBytes(perStreamDrained)} (${(perStreamDrained / 1024).toFixed(1)} KiB)` },
-      { label: `server RSS growth per open stream, idle ${SETTLE_MS / 1000} s later`, value: `${formatBytes(perStream)} (${(perStream / 1024).toFixed(1)} KiB)` },
+      { label: `server RSS growth per open stream, idle ${settleMs / 1000} s later`, value: `${formatBytes(perStream)} (${(perStream / 1024).toFixed(1)} KiB)` },
       {
-        label: `server V8 heap in use per open stream, idle ${SETTLE_MS / 1000} s later (from /metrics)`,
+        label: `server V8 heap in use per open stream, idle ${settleMs / 1000} s later (from /metrics)`,
         value: heapPerStream === undefined ? "not available" : `${formatBytes(heapPerStream)} (${(heapPerStream / 1024).toFixed(1)} KiB)`,
       },
     );
     result.notes.push(
-      `RSS is read from /proc/<pid>/status (VmRSS) and includes each user's session as well as its stream. The target is checked on the reading taken after the streams sat idle for ${SETTLE_MS / 1000} s: right after the presence storm the V8 heap still holds garbage it has not collected. The heap figure is prom-client's nodejs_heap_size_used_bytes, garbage included.`,
+      `RSS is read from /proc/<pid>/status (VmRSS) and includes each user's session as well as its stream. The target is checked on the reading taken after the streams sat idle for ${settleMs / 1000} s: right after the presence storm the V8 heap still holds garbage it has not collected. The heap figure is prom-client's nodejs_heap_size_used_bytes, garbage included.`,
     );
     if (!fullCheck) {
       result.notes.push(
