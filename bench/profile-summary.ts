@@ -8,6 +8,12 @@ type ProfileNode = {
 };
 type CpuProfile = { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number };
 
+/** Where the service's own code starts in a frame's url: src/ under tsx, dist/ as `npm start` runs it; -1 if elsewhere. */
+function ownCodeAt(url: string): number {
+  const src = url.indexOf("/src/");
+  return src >= 0 ? src : url.indexOf("/dist/");
+}
+
 /** Where a frame's code lives: a package, node's internals, the program, or V8 itself. */
 function place(url: string): string {
   if (!url) return "(native / V8)";
@@ -17,8 +23,8 @@ function place(url: string): string {
     const rest = url.slice(modules + "node_modules/".length).split("/");
     return rest[0]!.startsWith("@") ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
-  const src = url.indexOf("/src/");
-  if (src >= 0) return url.slice(src + 1);
+  const own = ownCodeAt(url);
+  if (own >= 0) return url.slice(own + 1);
   return url.replace(/^file:\/\//, "");
 }
 
@@ -81,7 +87,7 @@ export function summarizeProfile(file: string, top = 20): string {
     const frames = new Set<string>();
     for (let up: number | undefined = id; up !== undefined; up = parent.get(up)) {
       const { functionName, url, lineNumber } = byId.get(up)!.callFrame;
-      if (url.includes("/src/") && !url.includes("node_modules")) frames.add(`${functionName || "(anonymous)"}  ${place(url)}:${lineNumber + 1}`);
+      if (ownCodeAt(url) >= 0 && !url.includes("node_modules")) frames.add(`${functionName || "(anonymous)"}  ${place(url)}:${lineNumber + 1}`);
     }
     const list = [...frames];
     stackCache.set(id, list);
@@ -107,7 +113,7 @@ export function summarizeProfile(file: string, top = 20): string {
     ...rows(byPlace, 12),
     "self time by function:",
     ...rows(byFunction, top),
-    "inclusive time of the service's own functions (src/):",
+    "inclusive time of the service's own functions (src/, or dist/ as npm start runs it):",
     ...rows(inclusive, top),
     "callers of the heaviest functions (nearest caller first, node internals left out):",
     ...callerLines,

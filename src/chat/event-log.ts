@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
-import { jsonRows, textArray, type Database, type Transaction } from "../db/client.js";
+import { jsonRows, queryRows, textArray, type Database, type Transaction } from "../db/client.js";
 import { events, sessions, users } from "../db/schema.js";
 import type { DurableEvent, DurableEventType } from "./events.js";
 import type { Hub } from "./hub.js";
@@ -28,51 +28,67 @@ export async function appendEvents(
  */
 export async function appendEventRows(hub: Hub, tx: Transaction, entries: readonly NewEvent[]): Promise<DurableEvent[]> {
   if (entries.length === 0) return [];
+  const names = [...new Set(entries.map((entry) => entry.username))];
+  if (names.length > 1) await lockUsers(tx, names);
+  const ids = await numberEvents(tx, entries.map((entry) => entry.username));
+  const appended = entries.map(({ type, data }, index): DurableEvent => ({ id: ids[index] as number, type, data }));
+  await storeEvents(hub, tx, entries, appended);
+  return appended;
+}
+
+/**
+ * Locks the users' rows in name order, so two transactions over overlapping users cannot
+ * deadlock; "no key update" does not conflict with the key-share locks foreign keys take.
+ * Needed before numberEvents touches more than one user.
+ */
+export async function lockUsers(tx: Transaction, names: readonly string[]): Promise<void> {
+  await tx
+    .select({ username: users.username })
+    .from(users)
+    .where(sql`${users.username} = any(${textArray(names)})`)
+    .orderBy(asc(users.username))
+    .for("no key update");
+}
+
+/**
+ * The next event id of each user in `usernames`, in order (a name listed twice gets two ids): one
+ * UPDATE bumps every user's counter by their count. With more than one user the rows must
+ * already be locked in name order (lockUsers).
+ */
+export async function numberEvents(tx: Transaction, usernames: readonly string[]): Promise<number[]> {
   const counts = new Map<string, number>();
-  for (const { username } of entries) counts.set(username, (counts.get(username) ?? 0) + 1);
-  const names = [...counts.keys()].sort();
-  if (names.length > 1) {
-    // Lock in name order so two fan-outs over overlapping users cannot deadlock; "no key update"
-    // does not conflict with the key-share locks foreign keys take on users rows.
-    await tx
-      .select({ username: users.username })
-      .from(users)
-      .where(sql`${users.username} = any(${textArray(names)})`)
-      .orderBy(asc(users.username))
-      .for("no key update");
-  }
-  // One UPDATE per distinct count: a fan-out or a batch to distinct users is a single statement.
-  const namesByCount = new Map<number, string[]>();
-  for (const name of names) {
-    const count = counts.get(name) as number;
-    namesByCount.set(count, [...(namesByCount.get(count) ?? []), name]);
-  }
+  for (const username of usernames) counts.set(username, (counts.get(username) ?? 0) + 1);
+  const bumps = [...counts].map(([username, count]) => ({ username, count }));
+  const rows = await queryRows<{ username: string; id: number | string }>(
+    tx,
+    sql`update ${users} set last_event_id = ${users}.last_event_id + c.count
+        from jsonb_to_recordset(${jsonRows(bumps)}) as c(username text, count bigint)
+        where ${users}.username = c.username
+        returning ${users}.username, ${users}.last_event_id as id`,
+  );
   const nextId = new Map<string, number>();
-  const numbered: { username: string; id: number }[] = [];
-  for (const [count, group] of namesByCount) {
-    const rows = await tx
-      .update(users)
-      .set({ lastEventId: sql`${users.lastEventId} + ${count}` })
-      .where(sql`${users.username} = any(${textArray(group)})`)
-      .returning({ username: users.username, id: users.lastEventId });
-    for (const { username, id } of rows) {
-      nextId.set(username, id - count + 1);
-      numbered.push({ username, id });
-    }
-  }
-  const appended = entries.map(({ username, type, data }): DurableEvent => {
+  for (const { username, id } of rows) nextId.set(username, Number(id) - (counts.get(username) as number) + 1);
+  return usernames.map((username) => {
     const id = nextId.get(username);
     if (id === undefined) throw new Error(`no event counter for ${username}`);
     nextId.set(username, id + 1);
-    return { id, type, data };
+    return id;
   });
+}
+
+/** Stores numbered events (entries[i] numbered as appended[i]) and the hub's commit notice, in one round trip. */
+export async function storeEvents(hub: Hub, tx: Transaction, entries: readonly NewEvent[], appended: readonly DurableEvent[]): Promise<void> {
   const rows = appended.map((event, index) => ({ ...event, username: (entries[index] as NewEvent).username }));
-  await tx.execute(
-    sql`insert into ${events} (username, id, type, data)
-        select username, id, type, data from jsonb_to_recordset(${jsonRows(rows)}) as t(username text, id bigint, type text, data jsonb)`,
-  );
-  await hub.inTransaction?.(tx, numbered);
-  return appended;
+  const lastIds = new Map<string, number>();
+  for (const { username, id } of rows) lastIds.set(username, Math.max(id, lastIds.get(username) ?? 0));
+  // Sent together: postgres.js pipelines statements issued on a transaction before the first answers.
+  await Promise.all([
+    tx.execute(
+      sql`insert into ${events} (username, id, type, data)
+          select username, id, type, data from jsonb_to_recordset(${jsonRows(rows)}) as t(username text, id bigint, type text, data jsonb)`,
+    ),
+    hub.inTransaction?.(tx, [...lastIds].map(([username, id]) => ({ username, id }))),
+  ]);
 }
 
 /** Durable events of one user after `afterId`, oldest first. */

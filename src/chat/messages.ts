@@ -1,10 +1,10 @@
-import { and, desc, eq, isNull, lt, ne, or, sql } from "drizzle-orm";
+import { and, desc, eq, lt, or, sql } from "drizzle-orm";
 import { isDatabaseUnavailable, jsonRows, queryRows, textArray, type Database, type Transaction } from "../db/client.js";
 import { blocks, messages, sessions, users } from "../db/schema.js";
 import { createBatcher, type BatchOutcome } from "../lib/batcher.js";
 import { AppError } from "../lib/problem.js";
 import type { ChatContext } from "./context.js";
-import { appendEventRows } from "./event-log.js";
+import { numberEvents, storeEvents, type NewEvent } from "./event-log.js";
 import type { DurableEvent } from "./events.js";
 import type { Hub } from "./hub.js";
 import { findReplay, keyedRequest, sendOnce } from "./idempotency.js";
@@ -70,20 +70,23 @@ function publishMessages(context: Pick<ChatContext, "hub" | "telemetry">, stored
 async function storeMessages(hub: Hub, tx: Transaction, sends: readonly MessageSend[]): Promise<BatchOutcome<StoredMessage>[]> {
   const recipients = [...new Set(sends.map((send) => send.to))];
   const senders = [...new Set(sends.map((send) => send.from))];
-  const known = await tx
-    .select({ username: users.username })
-    .from(users)
-    .where(and(sql`${users.username} = any(${textArray(recipients)})`, ne(users.passwordHash, DISABLED_HASH)));
-  const knownNames = new Set(known.map((row) => row.username));
-  const blocking = await tx
-    .select({ blocker: blocks.blocker, blocked: blocks.blocked })
-    .from(blocks)
-    .where(and(sql`${blocks.blocker} = any(${textArray(recipients)})`, sql`${blocks.blocked} = any(${textArray(senders)})`));
-  const blockedPairs = new Set(blocking.map((row) => `${row.blocker}\n${row.blocked}`));
+  // One statement checks every recipient (known and enabled, online, which of these senders it
+  // blocked) and locks their rows in name order, as numberEvents needs (see lockUsers).
+  const checked = await queryRows<{ username: string; online: boolean; blocked: string[] }>(
+    tx,
+    sql`select u.username,
+          exists (select 1 from ${sessions} s where s.username = u.username and s.ended_at is null) as online,
+          array(select b.blocked from ${blocks} b where b.blocker = u.username and b.blocked = any(${textArray(senders)})) as blocked
+        from ${users} u
+        where u.username = any(${textArray(recipients)}) and u.password_hash <> ${DISABLED_HASH}
+        order by u.username
+        for no key update of u`,
+  );
+  const known = new Map(checked.map((row) => [row.username, row]));
   const refusals = sends.map((send) =>
-    !knownNames.has(send.to)
+    !known.has(send.to)
       ? new AppError("unknown_user", INVALID_USER)
-      : blockedPairs.has(`${send.to}\n${send.from}`)
+      : known.get(send.to)?.blocked.includes(send.from)
         ? new AppError("blocked", "Your message could not be delivered as the recipient has blocked you")
         : undefined,
   );
@@ -92,32 +95,30 @@ async function storeMessages(hub: Hub, tx: Transaction, sends: readonly MessageS
   if (accepted.length > 0) {
     // jsonb_to_recordset yields the rows in order and RETURNING follows it: ids match sends.
     const rows = accepted.map(({ from, to, text, sentAt }) => ({ sender: from, recipient: to, text, sent_at: sentAt }));
-    const ids = await queryRows<{ id: number | string }>(
-      tx,
-      sql`insert into ${messages} (sender, recipient, text, sent_at)
-          select sender, recipient, text, sent_at
-          from jsonb_to_recordset(${jsonRows(rows)}) as t(sender text, recipient text, text text, sent_at timestamptz)
-          returning id`,
-    );
-    const views = accepted.map(({ from, to, text, sentAt }, index): MessageView => {
+    // Independent, so sent together (postgres.js pipelines them on the transaction's connection).
+    const [ids, eventIds] = await Promise.all([
+      queryRows<{ id: number | string }>(
+        tx,
+        sql`insert into ${messages} (sender, recipient, text, sent_at)
+            select sender, recipient, text, sent_at
+            from jsonb_to_recordset(${jsonRows(rows)}) as t(sender text, recipient text, text text, sent_at timestamptz)
+            returning id`,
+      ),
+      numberEvents(
+        tx,
+        accepted.map((send) => send.to),
+      ),
+    ]);
+    const entries = accepted.map(({ from, to, text, sentAt }, index): NewEvent => {
       const id = ids[index]?.id;
       if (id === undefined) throw new Error("message insert returned too few rows");
-      return { id: Number(id), from, to, text, sentAt: sentAt.toISOString() };
+      return { username: to, type: "message", data: { id: Number(id), from, to, text, sentAt: sentAt.toISOString() } };
     });
-    const appended = await appendEventRows(
-      hub,
-      tx,
-      views.map((view) => ({ username: view.to, type: "message", data: view })),
-    );
-    const live = await tx
-      .selectDistinct({ username: sessions.username })
-      .from(sessions)
-      .where(and(sql`${sessions.username} = any(${textArray(recipients)})`, isNull(sessions.endedAt)));
-    const online = new Set(live.map((row) => row.username));
-    views.forEach((view, index) => {
-      const event = appended[index];
-      if (!event) throw new Error("event append returned too few events");
-      stored.push({ response: { ...view, delivery: online.has(view.to) ? "delivered" : "stored" }, event });
+    const appended = entries.map(({ type, data }, index): DurableEvent => ({ id: eventIds[index] as number, type, data }));
+    await storeEvents(hub, tx, entries, appended);
+    entries.forEach(({ username, data }, index) => {
+      const delivery = known.get(username)?.online ? "delivered" : "stored";
+      stored.push({ response: { ...(data as MessageView), delivery }, event: appended[index] as DurableEvent });
     });
   }
   let next = 0;

@@ -51,9 +51,12 @@ export async function wrapPglite(client: PGlite, description = "embedded PGlite"
 export async function openPostgres(url: string, options: { max?: number } = {}): Promise<DatabaseHandle> {
   // A name of its own lets the pool find its own connections in pg_stat_activity (see db/health.ts).
   const applicationName = `chat-service ${randomUUID().slice(0, 8)}`;
-  const sql = postgres(url, { max: options.max ?? 10, onnotice: () => {}, connection: { application_name: applicationName } });
-  const db = drizzlePostgres(sql, { schema });
-  await migratePostgres(db, { migrationsFolder });
+  // Statements are prepared (see preparedStatements) but planned for each call's own values: a
+  // generic plan guesses list sizes and, for `id = any($1)` on sessions, scanned every live session.
+  const connection = { application_name: applicationName, plan_cache_mode: "force_custom_plan" };
+  const sql = postgres(url, { max: options.max ?? 10, onnotice: () => {}, connection });
+  await migratePostgres(drizzlePostgres(sql), { migrationsFolder });
+  const db = drizzlePostgres(preparedStatements(sql), { schema });
   const parsed = new URL(url);
   return {
     db: db as unknown as Database,
@@ -62,6 +65,36 @@ export async function openPostgres(url: string, options: { max?: number } = {}):
     sql,
     close: () => sql.end({ timeout: 5 }),
   };
+}
+
+/**
+ * drizzle runs each query as `sql.unsafe(text, params, { prepare: false })` unless it was given a
+ * name, and postgres.js then spends two round trips on every query with parameters (describe,
+ * then bind and execute) and PostgreSQL parses and plans it again each time. The service's SQL
+ * texts are few and fixed (lists go as one array parameter, see textArray), so this client has
+ * postgres.js prepare each once per connection and run it in one round trip after that. Migrations
+ * use the plain client.
+ */
+function preparedStatements(client: postgres.Sql): postgres.Sql {
+  const wrap = (target: postgres.Sql): postgres.Sql =>
+    new Proxy(target, {
+      get(object, key, receiver) {
+        if (key === "unsafe") {
+          return (text: string, params?: postgres.ParameterOrJSON<never>[], queryOptions?: postgres.UnsafeQueryOptions) =>
+            object.unsafe(text, params, { ...queryOptions, prepare: true });
+        }
+        if (key === "begin" || key === "savepoint") {
+          // Transactions hand their callback a client of their own: it prepares too.
+          return (...args: unknown[]) => {
+            const callback = args.at(-1) as (tx: postgres.Sql) => unknown;
+            const method = Reflect.get(object, key, receiver) as (...rest: unknown[]) => unknown;
+            return method.call(object, ...args.slice(0, -1), (tx: postgres.Sql) => callback(wrap(tx)));
+          };
+        }
+        return Reflect.get(object, key, receiver);
+      },
+    });
+  return wrap(client);
 }
 
 export function openDatabase(config: { databaseUrl?: string; dataDir: string }): Promise<DatabaseHandle> {
