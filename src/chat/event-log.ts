@@ -41,7 +41,7 @@ export async function appendEventRows(hub: Hub, tx: Transaction, entries: readon
  * deadlock; "no key update" does not conflict with the key-share locks foreign keys take.
  * Needed before numberEvents touches more than one user.
  */
-export async function lockUsers(tx: Transaction, names: readonly string[]): Promise<void> {
+async function lockUsers(tx: Transaction, names: readonly string[]): Promise<void> {
   await tx
     .select({ username: users.username })
     .from(users)
@@ -55,7 +55,7 @@ export async function lockUsers(tx: Transaction, names: readonly string[]): Prom
  * UPDATE bumps every user's counter by their count. With more than one user the rows must
  * already be locked in name order (lockUsers).
  */
-export async function numberEvents(tx: Transaction, usernames: readonly string[]): Promise<number[]> {
+async function numberEvents(tx: Transaction, usernames: readonly string[]): Promise<number[]> {
   const counts = new Map<string, number>();
   for (const username of usernames) counts.set(username, (counts.get(username) ?? 0) + 1);
   const bumps = [...counts].map(([username, count]) => ({ username, count }));
@@ -77,7 +77,7 @@ export async function numberEvents(tx: Transaction, usernames: readonly string[]
 }
 
 /** Stores numbered events (entries[i] numbered as appended[i]) and the hub's commit notice, in one round trip. */
-export async function storeEvents(hub: Hub, tx: Transaction, entries: readonly NewEvent[], appended: readonly DurableEvent[]): Promise<void> {
+async function storeEvents(hub: Hub, tx: Transaction, entries: readonly NewEvent[], appended: readonly DurableEvent[]): Promise<void> {
   const rows = appended.map((event, index) => ({ ...event, username: (entries[index] as NewEvent).username }));
   const lastIds = new Map<string, number>();
   for (const { username, id } of rows) lastIds.set(username, Math.max(id, lastIds.get(username) ?? 0));

@@ -1,3 +1,4 @@
+import type { SQL } from "drizzle-orm";
 import type { Transaction } from "../db/client.js";
 import { encodeComment, encodeEvent, type DurableEvent, type LiveEvent, type SessionEndReason } from "./events.js";
 import type { ChatTelemetry } from "./telemetry.js";
@@ -24,6 +25,11 @@ export type Hub = {
   attach(subscriber: Subscriber): () => void;
   /** Called inside the transaction that appends events, so a notice can commit with them. */
   inTransaction?(tx: Transaction, appended: readonly { username: string; id: number }[]): Promise<void>;
+  /**
+   * The same notice as a SELECT for a statement that appends events itself: `appended` names a
+   * relation of that statement with columns (username, id), each user's highest new id.
+   */
+  noticeQuery?(appended: SQL): SQL;
   publish(username: string, event: DurableEvent): void;
   /**
    * A live event for every open stream except the subject's own and the excluded users'. Goes out

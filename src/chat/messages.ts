@@ -1,10 +1,9 @@
 import { and, desc, eq, lt, or, sql } from "drizzle-orm";
 import { isDatabaseUnavailable, jsonRows, queryRows, textArray, type Database, type Transaction } from "../db/client.js";
-import { blocks, messages, sessions, users } from "../db/schema.js";
+import { blocks, events, messages, sessions, users } from "../db/schema.js";
 import { createBatcher, type BatchOutcome } from "../lib/batcher.js";
 import { AppError } from "../lib/problem.js";
 import type { ChatContext } from "./context.js";
-import { numberEvents, storeEvents, type NewEvent } from "./event-log.js";
 import type { DurableEvent } from "./events.js";
 import type { Hub } from "./hub.js";
 import { findReplay, keyedRequest, sendOnce } from "./idempotency.js";
@@ -50,7 +49,8 @@ export async function sendMessage(context: ChatContext, from: string, to: string
 export function createMessageBatcher(context: Pick<ChatContext, "db" | "hub" | "telemetry">) {
   return createBatcher<MessageSend, SentMessage>(
     async (sends) => {
-      const outcomes = await context.db.transaction((tx) => storeMessages(context.hub, tx, sends));
+      // One statement, so its own transaction: nothing to begin or commit in round trips of their own.
+      const outcomes = await storeMessages(context.hub, context.db, sends);
       const stored = outcomes.flatMap((outcome) => ("value" in outcome ? [outcome.value] : []));
       publishMessages(context, stored);
       return outcomes.map((outcome) => ("value" in outcome ? { value: outcome.value.response } : outcome));
@@ -66,63 +66,82 @@ function publishMessages(context: Pick<ChatContext, "hub" | "telemetry">, stored
   }
 }
 
-/** Checks and stores messages in `tx`; a message to an unknown user or a blocker gets its own error. */
-async function storeMessages(hub: Hub, tx: Transaction, sends: readonly MessageSend[]): Promise<BatchOutcome<StoredMessage>[]> {
+/**
+ * Checks and stores messages in one statement (its own transaction when `db` is not one): a
+ * message to an unknown user or a blocker gets its own error, the others are stored with their
+ * recipient's numbered event and the hub's notice. One round trip for the whole batch.
+ */
+async function storeMessages(hub: Hub, db: Database | Transaction, sends: readonly MessageSend[]): Promise<BatchOutcome<StoredMessage>[]> {
   const recipients = [...new Set(sends.map((send) => send.to))];
-  const senders = [...new Set(sends.map((send) => send.from))];
-  // One statement checks every recipient (known and enabled, online, which of these senders it
-  // blocked) and locks their rows in name order, as numberEvents needs (see lockUsers).
-  const checked = await queryRows<{ username: string; online: boolean; blocked: string[] }>(
-    tx,
-    sql`select u.username,
-          exists (select 1 from ${sessions} s where s.username = u.username and s.ended_at is null) as online,
-          array(select b.blocked from ${blocks} b where b.blocker = u.username and b.blocked = any(${textArray(senders)})) as blocked
-        from ${users} u
-        where u.username = any(${textArray(recipients)}) and u.password_hash <> ${DISABLED_HASH}
-        order by u.username
-        for no key update of u`,
+  const input = sends.map(({ from, to, text, sentAt }, ord) => ({ ord, sender: from, recipient: to, text, sent_at: sentAt.toISOString() }));
+  const notice = hub.noticeQuery?.(sql.raw("bumped"));
+  // - recipient: every recipient known and enabled, whether online; their rows locked in name
+  //   order, as the event counters need (see lockUsers in event-log.ts).
+  // - ids: message ids for the accepted sends, taken in send order.
+  // - bumped: each recipient's event counter moved past its new events; numbered: the event ids,
+  //   in send order per recipient.
+  const rows = await queryRows<{
+    ord: number;
+    known: boolean;
+    blocked: boolean;
+    online: boolean;
+    message_id: number | string | null;
+    event_id: number | string | null;
+  }>(
+    db,
+    sql`with input as materialized (
+          select * from jsonb_to_recordset(${jsonRows(input)}) as t(ord int, sender text, recipient text, text text, sent_at text)
+        ),
+        recipient as materialized (
+          select u.username, exists (select 1 from ${sessions} s where s.username = u.username and s.ended_at is null) as online
+          from ${users} u
+          where u.username = any(${textArray(recipients)}) and u.password_hash <> ${DISABLED_HASH}
+          order by u.username
+          for no key update of u
+        ),
+        verdict as materialized (
+          select i.*, r.username is not null as known, coalesce(r.online, false) as online,
+                 exists (select 1 from ${blocks} b where b.blocker = i.recipient and b.blocked = i.sender) as blocked
+          from input i left join recipient r on r.username = i.recipient
+        ),
+        ids as materialized (
+          select v.*, nextval(pg_get_serial_sequence('messages', 'id')) as message_id
+          from (select * from verdict where known and not blocked order by ord) v
+        ),
+        counted as materialized (select recipient, count(*) as n from ids group by recipient),
+        bumped as (
+          update ${users} u set last_event_id = u.last_event_id + c.n
+          from counted c where u.username = c.recipient
+          returning u.username, u.last_event_id as id
+        ),
+        numbered as materialized (
+          select i.*, b.id - c.n + row_number() over (partition by i.recipient order by i.ord) as event_id
+          from ids i join bumped b on b.username = i.recipient join counted c on c.recipient = i.recipient
+        ),
+        stored_messages as (
+          insert into ${messages} (id, sender, recipient, text, sent_at)
+          select message_id, sender, recipient, text, sent_at::timestamptz from numbered
+        ),
+        stored_events as (
+          insert into ${events} (username, id, type, data)
+          select recipient, event_id, 'message',
+                 jsonb_build_object('id', message_id, 'from', sender, 'to', recipient, 'text', text, 'sentAt', sent_at)
+          from numbered
+        )${notice ? sql`, notices as (${notice})` : sql``}
+        select v.ord, v.known, v.blocked, v.online, n.message_id, n.event_id
+        from verdict v left join numbered n on n.ord = v.ord${notice ? sql` cross join notices` : sql``}
+        order by v.ord`,
   );
-  const known = new Map(checked.map((row) => [row.username, row]));
-  const refusals = sends.map((send) =>
-    !known.has(send.to)
-      ? new AppError("unknown_user", INVALID_USER)
-      : known.get(send.to)?.blocked.includes(send.from)
-        ? new AppError("blocked", "Your message could not be delivered as the recipient has blocked you")
-        : undefined,
-  );
-  const accepted = sends.filter((_, index) => !refusals[index]);
-  const stored: StoredMessage[] = [];
-  if (accepted.length > 0) {
-    // jsonb_to_recordset yields the rows in order and RETURNING follows it: ids match sends.
-    const rows = accepted.map(({ from, to, text, sentAt }) => ({ sender: from, recipient: to, text, sent_at: sentAt }));
-    // Independent, so sent together (postgres.js pipelines them on the transaction's connection).
-    const [ids, eventIds] = await Promise.all([
-      queryRows<{ id: number | string }>(
-        tx,
-        sql`insert into ${messages} (sender, recipient, text, sent_at)
-            select sender, recipient, text, sent_at
-            from jsonb_to_recordset(${jsonRows(rows)}) as t(sender text, recipient text, text text, sent_at timestamptz)
-            returning id`,
-      ),
-      numberEvents(
-        tx,
-        accepted.map((send) => send.to),
-      ),
-    ]);
-    const entries = accepted.map(({ from, to, text, sentAt }, index): NewEvent => {
-      const id = ids[index]?.id;
-      if (id === undefined) throw new Error("message insert returned too few rows");
-      return { username: to, type: "message", data: { id: Number(id), from, to, text, sentAt: sentAt.toISOString() } };
-    });
-    const appended = entries.map(({ type, data }, index): DurableEvent => ({ id: eventIds[index] as number, type, data }));
-    await storeEvents(hub, tx, entries, appended);
-    entries.forEach(({ username, data }, index) => {
-      const delivery = known.get(username)?.online ? "delivered" : "stored";
-      stored.push({ response: { ...(data as MessageView), delivery }, event: appended[index] as DurableEvent });
-    });
-  }
-  let next = 0;
-  return refusals.map((refusal) => (refusal ? { error: refusal } : { value: stored[next++] as StoredMessage }));
+  if (rows.length !== sends.length) throw new Error(`message batch answered ${rows.length} rows for ${sends.length} sends`);
+  return rows.map((row, index): BatchOutcome<StoredMessage> => {
+    const { from, to, text, sentAt } = sends[index] as MessageSend;
+    if (!row.known) return { error: new AppError("unknown_user", INVALID_USER) };
+    if (row.blocked) return { error: new AppError("blocked", "Your message could not be delivered as the recipient has blocked you") };
+    if (row.message_id === null || row.event_id === null) throw new Error("message batch left an accepted send unnumbered");
+    const view: MessageView = { id: Number(row.message_id), from, to, text, sentAt: sentAt.toISOString() };
+    const event: DurableEvent = { id: Number(row.event_id), type: "message", data: view };
+    return { value: { response: { ...view, delivery: row.online ? "delivered" : "stored" }, event } };
+  });
 }
 
 /** History: my messages (with one user, or all), newest first, paged by id. */

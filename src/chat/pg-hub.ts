@@ -1,14 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import type postgres from "postgres";
-import type { Database } from "../db/client.js";
+import { jsonRows, type Database } from "../db/client.js";
 import { listBlocked } from "./blocks.js";
 import type { LiveEvent, SessionEndReason } from "./events.js";
 import type { Hub, LocalHub } from "./hub.js";
 
 const CHANNEL = "chat_hub";
-/** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more. */
-const MAX_PAYLOAD = 7500;
+/** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; this leaves room for the envelope. */
+const NOTICE_BYTES = 7000;
 
 type Notice =
   | { instance: string; kind: "events"; events: [string, number][] }
@@ -37,6 +37,19 @@ export async function createPostgresHub(client: postgres.Sql, db: Database, loca
     else local.announce(notice.event, notice.subject, new Set(await listBlocked(db, notice.subject)));
   };
 
+  /**
+   * One "events" notice per chunk of (username, id) pairs: chunks end before NOTICE_BYTES of
+   * entries (a name's JSON plus at most 24 bytes of id and punctuation), so the payload with its
+   * envelope stays under PostgreSQL's 8000-byte limit. pg_notify sends at commit.
+   */
+  const noticeQuery = (appended: SQL) =>
+    sql`select count(pg_notify(${CHANNEL}, json_build_object('instance', ${instance}::text, 'kind', 'events', 'events', chunk)::text)) as notices
+        from (select json_agg(json_build_array(username, id)) as chunk
+              from (select username, id,
+                           floor(sum(octet_length(to_json(username)::text) + 24) over (order by username) / ${NOTICE_BYTES}) as part
+                    from ${appended} as entries) parted
+              group by part) chunks`;
+
   const subscription = await client.listen(
     CHANNEL,
     (payload) => void receive(payload).catch(warn),
@@ -50,23 +63,13 @@ export async function createPostgresHub(client: postgres.Sql, db: Database, loca
   return {
     ...local,
     async inTransaction(tx, appended) {
-      let batch: [string, number][] = [];
-      let size = 0;
-      const flush = async () => {
-        if (batch.length === 0) return;
-        const notice: Notice = { instance, kind: "events", events: batch };
-        await tx.execute(sql`select pg_notify(${CHANNEL}, ${JSON.stringify(notice)})`);
-        batch = [];
-        size = 0;
-      };
-      for (const { username, id } of appended) {
-        const entrySize = username.length + 24;
-        if (size + entrySize > MAX_PAYLOAD) await flush();
-        batch.push([username, id]);
-        size += entrySize;
-      }
-      await flush();
+      if (appended.length === 0) return;
+      await tx.execute(
+        sql`with appended as (select * from jsonb_to_recordset(${jsonRows(appended)}) as t(username text, id bigint))
+            ${noticeQuery(sql.raw("appended"))}`,
+      );
     },
+    noticeQuery,
     announce(event, subject, excluded) {
       local.announce(event, subject, excluded);
       send({ instance, kind: "presence", subject, event }).catch(warn);
