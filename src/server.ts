@@ -7,7 +7,7 @@ import { createDeliveredCursor } from "./chat/event-log.js";
 import { createLocalHub } from "./chat/hub.js";
 import { createPostgresHub } from "./chat/pg-hub.js";
 import { createMessageBatcher } from "./chat/messages.js";
-import { createSessionLookups, startSweeper } from "./chat/sessions.js";
+import { createSessionCache, createSessionLookups, startSweeper } from "./chat/sessions.js";
 import { createTokens, loadSigningSecret } from "./chat/tokens.js";
 import type { Config } from "./config.js";
 import { openDatabase, type DatabaseHandle } from "./db/client.js";
@@ -31,21 +31,26 @@ const CURSOR_FLUSH_MS = 1000;
  */
 export async function createChatContext(database: DatabaseHandle, config: Config, observability?: Observability) {
   const telemetry = observability?.telemetry;
-  const localHub = createLocalHub({ pingIntervalMs: config.pingIntervalSeconds * 1000, telemetry });
+  const sessions = createSessionCache(createSessionLookups(database.db, config.timeoutSeconds), config.timeoutSeconds);
+  // The hub hears of every session end, this instance's and the others', and of notices it may have missed.
+  const localHub = createLocalHub({
+    pingIntervalMs: config.pingIntervalSeconds * 1000,
+    telemetry,
+    onSessionEnded: sessions.ended,
+    onNoticesMissed: sessions.forgetAll,
+  });
   const crossInstance = database.sql ? await createPostgresHub(database.sql, database.db, localHub) : undefined;
   const hub = crossInstance ?? localHub;
   const cursor = createDeliveredCursor(database.db);
   const tokens = await createTokens(await loadSigningSecret(database.db, config.jwtSecret));
-  const batches = {
-    sendMessage: createMessageBatcher({ db: database.db, hub, telemetry }),
-    ...createSessionLookups(database.db, config.timeoutSeconds),
-  };
+  const batches = { sendMessage: createMessageBatcher({ db: database.db, hub, telemetry }) };
   const context: ChatContext = {
     db: database.db,
     hub,
     cursor,
     tokens,
     batches,
+    sessions,
     telemetry,
     settings: {
       blockDurationSeconds: config.blockDurationSeconds,

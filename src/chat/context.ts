@@ -2,6 +2,7 @@ import type { Database } from "../db/client.js";
 import type { DeliveredCursor } from "./event-log.js";
 import type { Hub } from "./hub.js";
 import type { MessageSend, SentMessage } from "./messages.js";
+import type { SessionCache } from "./sessions.js";
 import type { ChatTelemetry } from "./telemetry.js";
 import type { Tokens } from "./tokens.js";
 
@@ -14,9 +15,9 @@ export type ChatContext = {
   /** Group-committed database work shared by concurrent requests (built by createChatContext). */
   batches: {
     sendMessage: (send: MessageSend) => Promise<SentMessage>;
-    touchSession: (sessionId: string) => Promise<string | undefined>;
-    findSession: (sessionId: string) => Promise<string | undefined>;
   };
+  /** Live sessions, checked against the database at most every tenth of the timeout (see createSessionCache). */
+  sessions: SessionCache;
   /** Reports sessions, logins, messages and streams to logs and metrics; absent when nobody watches. */
   telemetry?: ChatTelemetry;
   settings: {

@@ -64,6 +64,10 @@ type Announcement = { frame: Uint8Array; type: LiveEvent["type"]; subject: strin
 export function createLocalHub(options: {
   pingIntervalMs: number;
   telemetry?: Pick<ChatTelemetry, "eventsDelivered">;
+  /** Every session end, local or told by another instance, streams or not. */
+  onSessionEnded?: (sessionId: string) => void;
+  /** Notices from other instances may have been lost (catchUpAll). */
+  onNoticesMissed?: () => void;
 }): LocalHub {
   const byUser = new Map<string, Set<Subscriber>>();
   let count = 0;
@@ -151,6 +155,7 @@ export function createLocalHub(options: {
       for (const subscriber of subscribers) subscriber.notify(id);
     },
     catchUpAll() {
+      options.onNoticesMissed?.();
       flushAnnouncements();
       for (const subscribers of byUser.values()) for (const subscriber of subscribers) subscriber.notify(Number.MAX_SAFE_INTEGER);
     },
@@ -159,6 +164,7 @@ export function createLocalHub(options: {
       flushTimer ??= setTimeout(flushAnnouncements, announcementDelayMs(count));
     },
     endSession(username, sessionId, reason) {
+      options.onSessionEnded?.(sessionId);
       const subscribers = byUser.get(username);
       if (!subscribers) return;
       flushAnnouncements();

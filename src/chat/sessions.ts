@@ -2,6 +2,7 @@ import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { queryRows, sqlState, textArray } from "../db/client.js";
 import { sessions, users } from "../db/schema.js";
+import { LRUCache } from "lru-cache";
 import { createBatcher } from "../lib/batcher.js";
 import { AppError } from "../lib/problem.js";
 import type { ChatContext } from "./context.js";
@@ -79,6 +80,7 @@ export async function login(context: ChatContext, request: LoginRequest) {
     throw error;
   }
   if (!session) throw new Error("session insert returned nothing");
+  context.sessions.started(session.id, request.username);
   const { token, expiresAt } = await tokens.issue({ sessionId: session.id, username: request.username });
   context.telemetry?.sessionStarted({ username: request.username, sessionId: session.id });
   await announcePresence(db, hub, request.username, "online", session.startedAt);
@@ -126,9 +128,55 @@ export type Caller = { username: string; sessionId: string };
 export async function authenticate(context: ChatContext, token: string, touch: boolean): Promise<Caller | undefined> {
   const claims = await context.tokens.verify(token);
   if (!claims || !/^[0-9a-f-]{36}$/.test(claims.sessionId)) return undefined;
-  const lookup = touch ? context.batches.touchSession : context.batches.findSession;
-  return (await lookup(claims.sessionId)) === claims.username ? claims : undefined;
+  return (await context.sessions.owner(claims.sessionId, touch)) === claims.username ? claims : undefined;
 }
+
+/**
+ * Which sessions are live, as the database last said within the last tenth of the timeout (at
+ * most 1 s), so a busy client's requests skip the session lookup: one in that time goes to the
+ * database (and records activity), the rest are answered here. Every session end this instance
+ * hears of (its own, or another instance's notice) is forgotten at once; a lookup that raced with
+ * an end is not remembered. Once the hub may have missed notices, everything is forgotten.
+ */
+export function createSessionCache(lookups: ReturnType<typeof createSessionLookups>, timeoutSeconds: number) {
+  const freshMs = Math.min(1, timeoutSeconds / 10) * 1000;
+  const known = new LRUCache<string, { username: string; verifiedAt: number; touchedAt: number }>({ max: 100_000 });
+  /** Moves on every end, so a lookup that was in flight meanwhile does not bring an ended session back. */
+  let ends = 0;
+  return {
+    /** The owner of a live session, or undefined; `touch` counts the request as activity. */
+    async owner(sessionId: string, touch: boolean): Promise<string | undefined> {
+      const startedAt = performance.now();
+      const entry = known.get(sessionId);
+      if (entry && startedAt - (touch ? entry.touchedAt : entry.verifiedAt) < freshMs) return entry.username;
+      const endsBefore = ends;
+      const touched = touch ? await lookups.touchSession(sessionId) : undefined;
+      const owner = touch ? touched?.username : await lookups.findSession(sessionId);
+      if (owner === undefined) known.delete(sessionId);
+      else if (ends === endsBefore) {
+        // Not rewritten if recorded less than a tenth of the timeout ago: cache from when it was.
+        const touchedAt = touched ? startedAt - touched.activityAgeMs : (known.get(sessionId)?.touchedAt ?? -Infinity);
+        known.set(sessionId, { username: owner, verifiedAt: startedAt, touchedAt });
+      }
+      return owner;
+    },
+    /** A session this instance just created (its activity was recorded as it was inserted). */
+    started(sessionId: string, username: string) {
+      const now = performance.now();
+      known.set(sessionId, { username, verifiedAt: now, touchedAt: now });
+    },
+    ended(sessionId: string) {
+      ends++;
+      known.delete(sessionId);
+    },
+    forgetAll() {
+      ends++;
+      known.clear();
+    },
+  };
+}
+
+export type SessionCache = ReturnType<typeof createSessionCache>;
 
 /**
  * Session checks for many requests at once (see lib/batcher.ts): each answers the owner of a live
@@ -138,34 +186,37 @@ export async function authenticate(context: ChatContext, token: string, touch: b
  */
 export function createSessionLookups(db: Database, timeoutSeconds: number) {
   const fresh = Math.min(1, timeoutSeconds / 10);
-  const owners = (ids: string[], rows: { id: string; username: string }[]) => {
-    const owner = new Map(rows.map((row) => [row.id, row.username]));
-    return ids.map((id) => ({ value: owner.get(id) }));
+  const byId = <Row extends { id: string }, Value>(ids: string[], rows: Row[], value: (row: Row) => Value) => {
+    const found = new Map(rows.map((row) => [row.id, value(row)]));
+    return ids.map((id) => ({ value: found.get(id) }));
   };
   const live = (ids: string[]) => and(sql`${sessions.id} = any(${textArray(ids)}::uuid[])`, isNull(sessions.endedAt));
   const columns = { id: sessions.id, username: sessions.username };
   return {
-    touchSession: createBatcher<string, string | undefined>(
-      async (ids) =>
-        owners(
-          ids,
-          await queryRows<{ id: string; username: string }>(
-            db,
-            sql`with live as (
-                  select id, username from ${sessions}
-                  where id = any(${textArray(ids)}::uuid[]) and ended_at is null
-                ), touched as (
-                  update ${sessions} set last_activity_at = now()
-                  where id = any(${textArray(ids)}::uuid[]) and ended_at is null
-                    and last_activity_at < now() - make_interval(secs => ${fresh})
-                )
-                select id, username from live`,
-          ),
-        ),
+    /** The owner, and how long before this call the session's recorded activity is (0 when this call recorded it). */
+    touchSession: createBatcher<string, { username: string; activityAgeMs: number } | undefined>(
+      async (ids) => {
+        const rows = await queryRows<{ id: string; username: string; age: number | string }>(
+          db,
+          sql`with live as (
+                select id, username, last_activity_at from ${sessions}
+                where id = any(${textArray(ids)}::uuid[]) and ended_at is null
+              ), touched as (
+                update ${sessions} set last_activity_at = now()
+                where id = any(${textArray(ids)}::uuid[]) and ended_at is null
+                  and last_activity_at < now() - make_interval(secs => ${fresh})
+              )
+              select id, username,
+                     case when last_activity_at < now() - make_interval(secs => ${fresh}) then 0
+                          else extract(epoch from now() - last_activity_at) end as age
+              from live`,
+        );
+        return byId(ids, rows, (row) => ({ username: row.username, activityAgeMs: Math.max(0, Number(row.age) * 1000) }));
+      },
       { maxBatch: 512, maxConcurrent: 2 },
     ),
     findSession: createBatcher<string, string | undefined>(
-      async (ids) => owners(ids, await db.select(columns).from(sessions).where(live(ids))),
+      async (ids) => byId(ids, await db.select(columns).from(sessions).where(live(ids)), (row) => row.username),
       { maxBatch: 512, maxConcurrent: 2 },
     ),
   };
