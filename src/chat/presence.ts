@@ -25,6 +25,10 @@ export function countOnline(db: Database): Promise<number> {
 
 /** Tells every other open stream that `username` came or went, except the users it has blocked. */
 export async function announcePresence(db: Database, hub: Hub, username: string, status: "online" | "offline", at: Date) {
-  const excluded = new Set(await listBlocked(db, username));
-  hub.announce({ type: "presence", data: { username, status, at: at.toISOString() } }, username, excluded);
+  announcePresenceTo(hub, username, status, at, await listBlocked(db, username));
+}
+
+/** announcePresence, with the users `username` blocked already at hand. */
+export function announcePresenceTo(hub: Hub, username: string, status: "online" | "offline", at: Date, blocked: readonly string[]) {
+  hub.announce({ type: "presence", data: { username, status, at: at.toISOString() } }, username, new Set(blocked));
 }

@@ -1,14 +1,14 @@
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
-import type { Database } from "../db/client.js";
-import { queryRows, sqlState, textArray } from "../db/client.js";
-import { sessions, users } from "../db/schema.js";
 import { LRUCache } from "lru-cache";
+import type { Database } from "../db/client.js";
+import { queryRows, textArray } from "../db/client.js";
+import { blocks, sessions, users } from "../db/schema.js";
 import { createBatcher } from "../lib/batcher.js";
 import { AppError } from "../lib/problem.js";
 import type { ChatContext } from "./context.js";
 import type { SessionEndReason } from "./events.js";
 import { DISABLED_HASH, verifyPassword } from "./passwords.js";
-import { announcePresence } from "./presence.js";
+import { announcePresence, announcePresenceTo } from "./presence.js";
 import { endPrivateSessions } from "./private.js";
 import type { LoginFailureReason } from "./telemetry.js";
 
@@ -52,38 +52,36 @@ export async function login(context: ChatContext, request: LoginRequest) {
   if (!(await verifyPassword(request.password, user.passwordHash))) {
     await recordFailure(context, request.username);
   }
-  // Reset the count only if no lock began meanwhile (a concurrent third failure wins).
-  const [cleared] = await db
-    .update(users)
-    .set({ failedAttempts: 0 })
-    .where(and(eq(users.username, request.username), or(isNull(users.lockedUntil), lt(users.lockedUntil, sql`now()`))))
-    .returning({ username: users.username });
-  if (!cleared) {
+  const p2pHost = request.p2pPort === undefined ? null : (request.p2pHost ?? request.clientAddress ?? null);
+  // One statement: reset the failure count unless a lock began meanwhile (a concurrent third
+  // failure wins), open the session unless one is live, and read whom the user blocked (they
+  // are not told of the login). The reset stands even when the session is refused.
+  const [outcome] = await queryRows<{ cleared: boolean; id: string | null; started_at: Date | string | null; blocked: string[] }>(
+    db,
+    sql`with cleared as (
+          update ${users} set failed_attempts = 0
+          where username = ${request.username} and (locked_until is null or locked_until < now())
+          returning username
+        ), opened as (
+          insert into ${sessions} (username, client_address, p2p_host, p2p_port)
+          select username, ${request.clientAddress ?? null}, ${p2pHost}, ${request.p2pPort ?? null}::int from cleared
+          on conflict (username) where ended_at is null do nothing
+          returning id, started_at
+        )
+        select exists (select 1 from cleared) as cleared, opened.id, opened.started_at,
+               array(select blocked from ${blocks} where blocker = ${request.username}) as blocked
+        from (select 1) as one left join opened on true`,
+  );
+  if (!outcome?.cleared) {
     failed("locked");
     throw locked(LOGIN_TEXT.locked, new Date(Date.now() + context.settings.blockDurationSeconds * 1000));
   }
-
-  const p2pHost = request.p2pPort === undefined ? null : (request.p2pHost ?? request.clientAddress ?? null);
-  let session;
-  try {
-    [session] = await db
-      .insert(sessions)
-      .values({
-        username: request.username,
-        clientAddress: request.clientAddress ?? null,
-        p2pHost,
-        p2pPort: request.p2pPort ?? null,
-      })
-      .returning({ id: sessions.id, startedAt: sessions.startedAt });
-  } catch (error) {
-    if (sqlState(error) === "23505") throw new AppError("already_logged_in", LOGIN_TEXT.alreadyLoggedIn);
-    throw error;
-  }
-  if (!session) throw new Error("session insert returned nothing");
+  if (outcome.id === null || outcome.started_at === null) throw new AppError("already_logged_in", LOGIN_TEXT.alreadyLoggedIn);
+  const session = { id: outcome.id, startedAt: new Date(outcome.started_at) };
   context.sessions.started(session.id, request.username);
   const { token, expiresAt } = await tokens.issue({ sessionId: session.id, username: request.username });
   context.telemetry?.sessionStarted({ username: request.username, sessionId: session.id });
-  await announcePresence(db, hub, request.username, "online", session.startedAt);
+  announcePresenceTo(hub, request.username, "online", session.startedAt, outcome.blocked);
   return {
     token,
     tokenType: "Bearer" as const,
