@@ -11,6 +11,7 @@ import { createSessionCache, createSessionLookups, startSweeper } from "./chat/s
 import { createTokens, loadSigningSecret } from "./chat/tokens.js";
 import type { Config } from "./config.js";
 import { openDatabase, type DatabaseHandle } from "./db/client.js";
+import { nodeServerFetch } from "./lib/already-sent.js";
 import type { Logger } from "./lib/logger.js";
 import { createObservability, type Observability } from "./lib/telemetry.js";
 
@@ -102,7 +103,7 @@ export async function startServer(
     // A 500's error and stack go in its request line (see lib/request-log.ts).
     const app = createApp(chat.context, { observability, corsOrigins: config.corsOrigins });
     const server: ServerType = await new Promise((resolve) => {
-      const listening = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(listening));
+      const listening = serve({ fetch: nodeServerFetch(app), port: config.port, hostname: config.host }, () => resolve(listening));
     });
     const port = (server.address() as AddressInfo).port;
     const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;

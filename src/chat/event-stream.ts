@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import { isDatabaseUnavailable, type Database } from "../db/client.js";
 import type { DeliveredCursor } from "./event-log.js";
 import { readEventsAfter, readStreamStart } from "./event-log.js";
@@ -26,184 +27,255 @@ export type EventStreamOptions = {
   requestId?: string;
 };
 
+/** Where a stream's bytes go, and how much of them the client has not taken yet. */
+export type StreamSink = {
+  write(bytes: Uint8Array): void;
+  /** Bytes written and not yet taken by the client's connection. */
+  queuedBytes(): number;
+  end(): void;
+  abort(error: Error): void;
+};
+
+/** What a sink reports back: room for more bytes, or the client gone. */
+export type SinkEvents = { room(): void; gone(): void };
+
 /**
  * One client's event stream: replays stored events after its resume point, then goes live, with
  * no gap and no duplicate. Live durable events are written only when they follow the last id
  * written; anything else (arriving mid-replay, early, after a gap) triggers a read of the log,
- * which is the source of truth.
+ * which is the source of truth. One object per open stream (thousands stay open for hours).
  */
-export function openEventStream(options: EventStreamOptions): ReadableStream<Uint8Array> {
-  const { db, hub, cursor, username, sessionId } = options;
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let closed = false;
-  let lastId = 0;
+class EventStream implements Subscriber, SinkEvents {
+  readonly username: string;
+  readonly sessionId: string;
+  private readonly sink: StreamSink;
+  private closed = false;
+  private lastId = 0;
   // Until the resume point is known, deliveries only mark that the log must be read.
-  let catchingUp = true;
-  let catchUpAgain = false;
+  private catchingUp = true;
+  private catchUpAgain = false;
   /** Set while a catch-up that failed on an unreachable database waits to try again. */
-  let retryTimer: NodeJS.Timeout | undefined;
-  let retryDelayMs = MIN_RETRY_DELAY_MS;
-  let detach = () => {};
-  const { telemetry } = options;
-  const info: StreamInfo = { username, sessionId, requestId: options.requestId, lastEventId: options.lastEventId };
-  const openedAt = Date.now();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = MIN_RETRY_DELAY_MS;
+  private detach: (() => void) | undefined;
+  /** Resolved when the client takes bytes or the stream closes. */
+  private roomWaiters: (() => void)[] = [];
+  private readonly info: StreamInfo;
+  private readonly openedAt = Date.now();
 
-  const close = (reason: StreamCloseReason) => {
-    if (closed) return;
-    closed = true;
-    clearTimeout(retryTimer);
-    detach();
-    wakeRoomWaiters();
-    telemetry?.streamClosed(info, reason);
-    options.onClose?.();
-  };
+  constructor(
+    private readonly options: EventStreamOptions,
+    connect: (events: SinkEvents) => StreamSink,
+  ) {
+    this.username = options.username;
+    this.sessionId = options.sessionId;
+    this.info = { username: options.username, sessionId: options.sessionId, requestId: options.requestId, lastEventId: options.lastEventId };
+    this.sink = connect(this);
+    options.telemetry?.streamOpened(this.info);
+    this.start().catch((error: unknown) => this.fail(error));
+  }
 
-  /** Resolved when the reader takes from the queue or the stream closes. */
-  let roomWaiters: (() => void)[] = [];
-  const wakeRoomWaiters = () => {
-    const waiters = roomWaiters;
-    roomWaiters = [];
+  // --- Subscriber (the hub) ---
+
+  deliver(event: DurableEvent) {
+    if (this.closed || event.id <= this.lastId) return;
+    if (!this.catchingUp && event.id === this.lastId + 1) this.writeDurable(event);
+    else void this.catchUp();
+  }
+
+  notify(id: number) {
+    if (!this.closed && id > this.lastId) void this.catchUp();
+  }
+
+  /** Writes bytes; a reader that lets more than the buffer bound pile up is cut off (not a replay, which waits for room). */
+  write(bytes: Uint8Array, cutOffWhenFull = true) {
+    if (this.closed) return;
+    this.sink.write(bytes);
+    if (cutOffWhenFull && this.sink.queuedBytes() > this.options.bufferBytes) {
+      this.close("slow_reader");
+      this.sink.abort(new Error("event stream reader too slow"));
+    }
+  }
+
+  end(reason?: SessionEndReason) {
+    this.endStream(reason ? "session_ended" : "server_closed", reason);
+  }
+
+  // --- SinkEvents (the connection) ---
+
+  room() {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
     for (const wake of waiters) wake();
-  };
-  const untilRoom = () =>
-    closed || (controller.desiredSize ?? 0) > 0 ? Promise.resolve() : new Promise<void>((resolve) => roomWaiters.push(resolve));
+  }
 
-  /** Queues bytes; a reader that lets more than the buffer bound pile up is cut off (not a replay, which waits for room). */
-  const write = (bytes: Uint8Array, cutOffWhenFull = true) => {
-    if (closed) return;
-    controller.enqueue(bytes);
-    if (cutOffWhenFull && (controller.desiredSize ?? 0) < 0) {
-      close("slow_reader");
-      controller.error(new Error("event stream reader too slow"));
-    }
-  };
+  gone() {
+    this.close("client_closed");
+  }
 
-  const writeDurable = (event: DurableEvent, cutOffWhenFull = true) => {
-    write(encodeEvent(event), cutOffWhenFull);
-    lastId = event.id;
-    if (!telemetry || closed) return;
-    telemetry.eventsDelivered(event.type, 1);
-    // Lag only for what was sent while this stream was open; replays of older events are not lag.
-    const sentAt = typeof event.data.sentAt === "string" ? Date.parse(event.data.sentAt) : Number.NaN;
-    if (sentAt >= openedAt) telemetry.deliveryLag(event.type, (Date.now() - sentAt) / 1000);
-  };
+  // --- the stream itself ---
 
-  /** Closes the stream from the server side; with a session reason, first tells the client. */
-  const endStream = (closeReason: StreamCloseReason, sessionReason?: SessionEndReason) => {
-    if (closed) return;
-    if (sessionReason) write(encodeEvent({ type: "session_ended", data: { reason: sessionReason } }));
-    if (closed) return; // the farewell itself overflowed a slow reader's buffer
-    // The stream lasted to the end of its session: what it wrote counts as delivered.
-    if (sessionReason) cursor.advance(username, lastId);
-    if (sessionReason) telemetry?.eventsDelivered("session_ended", 1);
-    close(closeReason);
-    controller.close();
-  };
-
-  const catchUp = async () => {
-    if (catchingUp) {
-      catchUpAgain = true;
-      return;
-    }
-    catchingUp = true;
-    try {
-      do {
-        catchUpAgain = false;
-        let page: DurableEvent[];
-        do {
-          page = await readEventsAfter(db, username, lastId, REPLAY_PAGE);
-          if (closed) return;
-          // A backlog larger than the buffer would cut off even a fast reader: replay at its pace.
-          for (const event of page) {
-            await untilRoom();
-            if (closed) return;
-            writeDurable(event, false);
-          }
-        } while (page.length === REPLAY_PAGE);
-      } while (catchUpAgain && !closed);
-    } catch (error) {
-      if (closed) return;
-      if (isDatabaseUnavailable(error)) {
-        // The log is the source of truth and will be back: read it again soon rather than drop the client.
-        retryDelayMs = Math.min(MAX_RETRY_DELAY_MS, retryDelayMs * 2);
-        retryTimer ??= setTimeout(() => {
-          retryTimer = undefined;
-          void catchUp();
-        }, retryDelayMs);
-        return;
-      }
-      close("error");
-      controller.error(error);
-    } finally {
-      catchingUp = false;
-    }
-    retryDelayMs = MIN_RETRY_DELAY_MS;
-  };
-
-  const subscriber: Subscriber = {
-    username,
-    sessionId,
-    deliver(event) {
-      if (closed || event.id <= lastId) return;
-      if (!catchingUp && event.id === lastId + 1) writeDurable(event);
-      else void catchUp();
-    },
-    notify(id) {
-      if (!closed && id > lastId) void catchUp();
-    },
-    write,
-    end(reason?: SessionEndReason) {
-      endStream(reason ? "session_ended" : "server_closed", reason);
-    },
-  };
-
-  const start = async () => {
+  private async start() {
+    const { db, hub, cursor, username, sessionId, lastEventId, telemetry } = this.options;
     // Attach before anything goes out: once the client sees the stream open, it gets every live event.
-    detach = hub.attach(subscriber);
+    this.detach = hub.attach(this);
     // Something goes out at once so the client (and any proxy) sees the stream open.
-    write(encoder.encode(`retry: ${options.retryMs}\n\n`));
+    this.write(encoder.encode(`retry: ${this.options.retryMs}\n\n`));
     // Checked once attached, closing the gap where the session ended while the stream opened.
     const position = await readStreamStart(db, username, sessionId);
-    if (closed || !position) return;
-    if (!position.live) return endStream("session_ended");
-    const requested = parseEventId(options.lastEventId);
-    if (options.lastEventId === undefined) {
-      lastId = position.deliveredEventId;
+    if (this.closed || !position) return;
+    if (!position.live) return this.endStream("session_ended");
+    const requested = parseEventId(lastEventId);
+    if (lastEventId === undefined) {
+      this.lastId = position.deliveredEventId;
     } else if (requested === undefined || requested > position.lastEventId) {
-      write(encodeEvent({ type: "resync", data: { reason: "unknown_event_id", lastEventId: options.lastEventId } }));
+      this.write(encodeEvent({ type: "resync", data: { reason: "unknown_event_id", lastEventId } }));
       telemetry?.eventsDelivered("resync", 1);
-      lastId = position.deliveredEventId;
+      this.lastId = position.deliveredEventId;
     } else {
-      lastId = requested;
+      this.lastId = requested;
       // The client has everything up to here: a later stream without an id starts after it.
       cursor.advance(username, requested);
     }
     // Attached before reading, so an event committed during the replay is either read or delivered.
-    catchingUp = false;
+    this.catchingUp = false;
     // Nothing stored past the resume point and nothing arrived meanwhile: no need to read the log.
-    if (lastId < position.lastEventId || catchUpAgain) await catchUp();
-  };
+    if (this.lastId < position.lastEventId || this.catchUpAgain) await this.catchUp();
+  }
 
-  return new ReadableStream<Uint8Array>(
+  private writeDurable(event: DurableEvent, cutOffWhenFull = true) {
+    this.write(encodeEvent(event), cutOffWhenFull);
+    this.lastId = event.id;
+    const { telemetry } = this.options;
+    if (!telemetry || this.closed) return;
+    telemetry.eventsDelivered(event.type, 1);
+    // Lag only for what was sent while this stream was open; replays of older events are not lag.
+    const sentAt = typeof event.data.sentAt === "string" ? Date.parse(event.data.sentAt) : Number.NaN;
+    if (sentAt >= this.openedAt) telemetry.deliveryLag(event.type, (Date.now() - sentAt) / 1000);
+  }
+
+  private untilRoom(): Promise<void> {
+    if (this.closed || this.sink.queuedBytes() < this.options.bufferBytes) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  private async catchUp() {
+    if (this.catchingUp) {
+      this.catchUpAgain = true;
+      return;
+    }
+    this.catchingUp = true;
+    const { db, username } = this.options;
+    try {
+      do {
+        this.catchUpAgain = false;
+        let page: DurableEvent[];
+        do {
+          page = await readEventsAfter(db, username, this.lastId, REPLAY_PAGE);
+          if (this.closed) return;
+          // A backlog larger than the buffer would cut off even a fast reader: replay at its pace.
+          for (const event of page) {
+            await this.untilRoom();
+            if (this.closed) return;
+            this.writeDurable(event, false);
+          }
+        } while (page.length === REPLAY_PAGE);
+      } while (this.catchUpAgain && !this.closed);
+    } catch (error) {
+      if (this.closed) return;
+      if (isDatabaseUnavailable(error)) {
+        // The log is the source of truth and will be back: read it again soon rather than drop the client.
+        this.retryDelayMs = Math.min(MAX_RETRY_DELAY_MS, this.retryDelayMs * 2);
+        this.retryTimer ??= setTimeout(() => {
+          this.retryTimer = undefined;
+          void this.catchUp();
+        }, this.retryDelayMs);
+        return;
+      }
+      this.fail(error);
+    } finally {
+      this.catchingUp = false;
+    }
+    this.retryDelayMs = MIN_RETRY_DELAY_MS;
+  }
+
+  /** Closes the stream from the server side; with a session reason, first tells the client. */
+  private endStream(closeReason: StreamCloseReason, sessionReason?: SessionEndReason) {
+    if (this.closed) return;
+    if (sessionReason) this.write(encodeEvent({ type: "session_ended", data: { reason: sessionReason } }));
+    if (this.closed) return; // the farewell itself overflowed a slow reader's buffer
+    if (sessionReason) {
+      // The stream lasted to the end of its session: what it wrote counts as delivered.
+      this.options.cursor.advance(this.username, this.lastId);
+      this.options.telemetry?.eventsDelivered("session_ended", 1);
+    }
+    this.close(closeReason);
+    this.sink.end();
+  }
+
+  private fail(error: unknown) {
+    if (this.closed) return;
+    this.close("error");
+    this.sink.abort(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  private close(reason: StreamCloseReason) {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.detach?.();
+    this.room();
+    this.options.telemetry?.streamClosed(this.info, reason);
+    this.options.onClose?.();
+  }
+}
+
+/** Opens a stream that writes to `connect`'s sink; it runs until the session, the client or the server ends it. */
+export function openEventStream(options: EventStreamOptions, connect: (events: SinkEvents) => StreamSink): void {
+  new EventStream(options, connect);
+}
+
+/**
+ * A sink on node:http's response, written directly (the server's way): no web stream and no
+ * reader loop per connection. Room is the socket's drain; the client is gone when it closes.
+ */
+export function responseSink(response: ServerResponse): (events: SinkEvents) => StreamSink {
+  return (events) => {
+    response.on("drain", () => events.room());
+    response.on("close", () => events.gone());
+    response.on("error", () => events.gone());
+    return {
+      write: (bytes) => void response.write(bytes),
+      queuedBytes: () => response.writableLength,
+      end: () => response.end(),
+      // The reason is in the stream's close report; the client just sees the connection end.
+      abort: () => response.destroy(),
+    };
+  };
+}
+
+/** A sink read as a web ReadableStream (for a fetch-style caller: app.request() in-process). */
+export function webStreamSink(bufferBytes: number): { readable: ReadableStream<Uint8Array>; connect: (events: SinkEvents) => StreamSink } {
+  let events: SinkEvents | undefined;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const readable = new ReadableStream<Uint8Array>(
     {
-      start(streamController) {
-        controller = streamController;
-        telemetry?.streamOpened(info);
-        start().catch((error) => {
-          if (closed) return;
-          close("error");
-          controller.error(error);
-        });
-      },
-      pull() {
-        wakeRoomWaiters();
-      },
-      cancel() {
-        close("client_closed");
-      },
+      start: (streamController) => void (controller = streamController),
+      pull: () => events?.room(),
+      cancel: () => events?.gone(),
     },
-    { highWaterMark: options.bufferBytes, size: (chunk) => chunk.byteLength },
+    { highWaterMark: bufferBytes, size: (chunk) => chunk.byteLength },
   );
+  const connect = (listener: SinkEvents): StreamSink => {
+    events = listener;
+    return {
+      write: (bytes) => controller.enqueue(bytes),
+      queuedBytes: () => bufferBytes - (controller.desiredSize ?? 0),
+      end: () => controller.close(),
+      abort: (error) => controller.error(error),
+    };
+  };
+  return { readable, connect };
 }
 
 function parseEventId(value: string | undefined): number | undefined {

@@ -1,6 +1,9 @@
+import { ServerResponse } from "node:http";
+import type { HttpBindings } from "@hono/node-server";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ChatContext } from "../chat/context.js";
-import { openEventStream } from "../chat/event-stream.js";
+import { openEventStream, responseSink, webStreamSink, type EventStreamOptions } from "../chat/event-stream.js";
+import { alreadySent } from "../lib/already-sent.js";
 import { requireSession } from "../lib/auth.js";
 import { bearerSecurity, createRouter, problemResponses } from "../lib/openapi.js";
 
@@ -60,7 +63,7 @@ export function eventRoutes(context: ChatContext) {
   const session = requireSession(context, { touch: false, allowQueryToken: true });
   return createRouter().openapi({ ...eventsRoute, middleware: [session] }, (c) => {
     const caller = c.get("caller");
-    const stream = openEventStream({
+    const options: EventStreamOptions = {
       db: context.db,
       hub: context.hub,
       cursor: context.cursor,
@@ -71,11 +74,25 @@ export function eventRoutes(context: ChatContext) {
       retryMs: 1000,
       telemetry: context.telemetry,
       requestId: c.get("requestId"),
-    });
-    return c.body(stream, 200, {
+    };
+    const headers = {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache, no-transform",
       "x-accel-buffering": "no",
-    });
+    };
+    const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
+    if (outgoing instanceof ServerResponse) {
+      // On node:http the stream writes to the response itself, which thousands of idle streams
+      // make worth it: no web stream and no reader loop per connection. The head carries every
+      // header set so far (request id, CORS); hono's CORS adds Vary only after the handler.
+      const draft = c.body(null, 200, headers).headers;
+      if (draft.has("access-control-allow-origin") && draft.get("access-control-allow-origin") !== "*") draft.append("vary", "Origin");
+      outgoing.writeHead(200, Object.fromEntries(draft));
+      openEventStream(options, responseSink(outgoing));
+      return alreadySent();
+    }
+    const { readable, connect } = webStreamSink(options.bufferBytes);
+    openEventStream(options, connect);
+    return c.body(readable, 200, headers);
   });
 }
