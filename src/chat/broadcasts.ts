@@ -1,4 +1,5 @@
-import { and, eq, inArray, isNull, ne } from "drizzle-orm";
+import { and, eq, isNull, ne, sql } from "drizzle-orm";
+import { textArray } from "../db/client.js";
 import { blocks, broadcasts, sessions } from "../db/schema.js";
 import type { ChatContext } from "./context.js";
 import { appendEvents } from "./event-log.js";
@@ -38,7 +39,7 @@ export async function sendBroadcast(context: ChatContext, from: string, text: st
         : await tx
             .select({ blocker: blocks.blocker })
             .from(blocks)
-            .where(and(eq(blocks.blocked, from), inArray(blocks.blocker, onlineNames)));
+            .where(and(eq(blocks.blocked, from), sql`${blocks.blocker} = any(${textArray(onlineNames)})`));
     const skipped = new Set(blockers.map((row) => row.blocker));
     const recipients = onlineNames.filter((name) => !skipped.has(name));
     const [row] = await tx
