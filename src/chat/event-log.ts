@@ -20,11 +20,11 @@ export async function appendEvents(
 }
 
 /**
- * The one place that numbers and stores durable events. Ids come from a per-user counter bumped
- * under the user's row lock, so a user's events commit in id order: a reader that has seen id n
- * never later finds an id below n appear. A user may appear several times (a batch of messages);
- * their events are numbered in the order given. Returns the events in that order. The hub may add
- * a notice that goes out with the commit.
+ * Numbers and stores durable events (a batch of direct messages does the same inside its one
+ * statement, see storeMessages). Ids come from a per-user counter bumped under the user's row
+ * lock, so a user's events commit in id order: a reader that has seen id n never later finds an
+ * id below n appear. A user may appear several times; their events are numbered in the order
+ * given. Returns the events in that order. The hub's notice goes out with the commit.
  */
 export async function appendEventRows(hub: Hub, tx: Transaction, entries: readonly NewEvent[]): Promise<DurableEvent[]> {
   if (entries.length === 0) return [];
@@ -76,19 +76,19 @@ async function numberEvents(tx: Transaction, usernames: readonly string[]): Prom
   });
 }
 
-/** Stores numbered events (entries[i] numbered as appended[i]) and the hub's commit notice, in one round trip. */
+/** Stores numbered events (entries[i] numbered as appended[i]) and, in the same statement, the hub's commit notice. */
 async function storeEvents(hub: Hub, tx: Transaction, entries: readonly NewEvent[], appended: readonly DurableEvent[]): Promise<void> {
   const rows = appended.map((event, index) => ({ ...event, username: (entries[index] as NewEvent).username }));
-  const lastIds = new Map<string, number>();
-  for (const { username, id } of rows) lastIds.set(username, Math.max(id, lastIds.get(username) ?? 0));
-  // Sent together: postgres.js pipelines statements issued on a transaction before the first answers.
-  await Promise.all([
-    tx.execute(
-      sql`insert into ${events} (username, id, type, data)
-          select username, id, type, data from jsonb_to_recordset(${jsonRows(rows)}) as t(username text, id bigint, type text, data jsonb)`,
-    ),
-    hub.inTransaction?.(tx, [...lastIds].map(([username, id]) => ({ username, id }))),
-  ]);
+  const insert = sql`insert into ${events} (username, id, type, data)
+                     select username, id, type, data from jsonb_to_recordset(${jsonRows(rows)}) as t(username text, id bigint, type text, data jsonb)`;
+  const notice = hub.noticeQuery?.(sql.raw("appended"));
+  await tx.execute(
+    notice
+      ? sql`with stored as (${insert} returning username, id),
+                 appended as (select username, max(id) as id from stored group by username)
+            ${notice}`
+      : insert,
+  );
 }
 
 /** Durable events of one user after `afterId`, oldest first. */

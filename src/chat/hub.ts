@@ -1,5 +1,4 @@
 import type { SQL } from "drizzle-orm";
-import type { Transaction } from "../db/client.js";
 import { encodeComment, encodeEvent, type DurableEvent, type LiveEvent, type SessionEndReason } from "./events.js";
 import type { ChatTelemetry } from "./telemetry.js";
 
@@ -23,11 +22,10 @@ export type Subscriber = {
  */
 export type Hub = {
   attach(subscriber: Subscriber): () => void;
-  /** Called inside the transaction that appends events, so a notice can commit with them. */
-  inTransaction?(tx: Transaction, appended: readonly { username: string; id: number }[]): Promise<void>;
   /**
-   * The same notice as a SELECT for a statement that appends events itself: `appended` names a
-   * relation of that statement with columns (username, id), each user's highest new id.
+   * A notice that events were appended, as a SELECT to run in the statement that appends them (so
+   * it goes out exactly when they commit): `appended` names a relation of that statement with
+   * columns (username, id), each user's highest new id. Absent when no other instance listens.
    */
   noticeQuery?(appended: SQL): SQL;
   publish(username: string, event: DurableEvent): void;

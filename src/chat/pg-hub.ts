@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { sql, type SQL } from "drizzle-orm";
 import type postgres from "postgres";
-import { jsonRows, type Database } from "../db/client.js";
+import type { Database } from "../db/client.js";
 import { listBlocked } from "./blocks.js";
 import type { LiveEvent, SessionEndReason } from "./events.js";
 import type { Hub, LocalHub } from "./hub.js";
@@ -62,13 +62,6 @@ export async function createPostgresHub(client: postgres.Sql, db: Database, loca
 
   return {
     ...local,
-    async inTransaction(tx, appended) {
-      if (appended.length === 0) return;
-      await tx.execute(
-        sql`with appended as (select * from jsonb_to_recordset(${jsonRows(appended)}) as t(username text, id bigint))
-            ${noticeQuery(sql.raw("appended"))}`,
-      );
-    },
     noticeQuery,
     announce(event, subject, excluded) {
       local.announce(event, subject, excluded);

@@ -120,6 +120,12 @@ async function recordFailure(context: ChatContext, username: string): Promise<ne
 export type Caller = { username: string; sessionId: string };
 
 /**
+ * How stale a session's recorded activity may be: a tenth of the timeout, at most 1 s. Activity is
+ * written at most this often, and a live session is trusted from memory for as long.
+ */
+const activityWindowSeconds = (timeoutSeconds: number) => Math.min(1, timeoutSeconds / 10);
+
+/**
  * The caller behind a bearer token, if its session is live. `touch` records activity for the
  * inactivity sweeper (every authenticated request but the event stream does).
  */
@@ -137,7 +143,7 @@ export async function authenticate(context: ChatContext, token: string, touch: b
  * an end is not remembered. Once the hub may have missed notices, everything is forgotten.
  */
 export function createSessionCache(lookups: ReturnType<typeof createSessionLookups>, timeoutSeconds: number) {
-  const freshMs = Math.min(1, timeoutSeconds / 10) * 1000;
+  const freshMs = activityWindowSeconds(timeoutSeconds) * 1000;
   const known = new LRUCache<string, { username: string; verifiedAt: number; touchedAt: number }>({ max: 100_000 });
   /** Moves on every end, so a lookup that was in flight meanwhile does not bring an ended session back. */
   let ends = 0;
@@ -183,7 +189,7 @@ export type SessionCache = ReturnType<typeof createSessionCache>;
  * client costs one UPDATE a second, not one per request, and the timeout stays exact to that much.
  */
 export function createSessionLookups(db: Database, timeoutSeconds: number) {
-  const fresh = Math.min(1, timeoutSeconds / 10);
+  const fresh = activityWindowSeconds(timeoutSeconds);
   const byId = <Row extends { id: string }, Value>(ids: string[], rows: Row[], value: (row: Row) => Value) => {
     const found = new Map(rows.map((row) => [row.id, value(row)]));
     return ids.map((id) => ({ value: found.get(id) }));
