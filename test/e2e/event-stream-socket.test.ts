@@ -1,5 +1,6 @@
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitUntil } from "../events/helpers.js";
 import { startTestServer } from "../support/chat.js";
 import { httpClient, names } from "./client.js";
 
@@ -34,19 +35,11 @@ function rawStream(token: string) {
   };
 }
 
-async function until(done: () => boolean, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 describe("event streams on a real socket", () => {
   it("answers with the SSE head, the request id and the retry line", async () => {
     const token = await client.login(users.yoda);
     const stream = rawStream(token);
-    await until(() => stream.text().includes("retry: 1000"), "the first bytes");
+    await waitUntil(() => stream.text().includes("retry: 1000"), "the first bytes", 20_000);
     const head = stream.text().split("\r\n\r\n")[0]!;
     expect(head).toMatch(/^HTTP\/1\.1 200 OK/);
     expect(head).toMatch(/\r\ncontent-type: text\/event-stream; charset=utf-8/i);
@@ -58,7 +51,7 @@ describe("event streams on a real socket", () => {
     // The client hanging up closes the stream on the server.
     const open = server.context.hub.streamCount();
     stream.socket.destroy();
-    await until(() => server.context.hub.streamCount() === open - 1, "the server to close the stream");
+    await waitUntil(() => server.context.hub.streamCount() === open - 1, "the server to close the stream", 20_000);
     await client.logout(token);
   });
 
@@ -67,9 +60,9 @@ describe("event streams on a real socket", () => {
     const lukeToken = await client.login(users.luke);
     const stalled = rawStream(lukeToken);
     // Live first (one message through), so what follows is written as it comes, not replayed at the reader's pace.
-    await until(() => stalled.text().includes("retry: 1000"), "the stream to open");
+    await waitUntil(() => stalled.text().includes("retry: 1000"), "the stream to open", 20_000);
     expect((await client.call("POST", "/messages", hansToken, { to: users.luke, text: "first" })).status).toBe(201);
-    await until(() => stalled.text().includes("event: message"), "the first message");
+    await waitUntil(() => stalled.text().includes("event: message"), "the first message", 20_000);
     stalled.socket.pause(); // nothing more is read: the kernel's buffers fill, then the server's
 
     // Far more than the kernel's socket buffers and the 64 KiB bound together.
@@ -85,11 +78,11 @@ describe("event streams on a real socket", () => {
       }
     };
     await Promise.all(Array.from({ length: 8 }, sendSome));
-    await until(cutOff, "the slow reader to be cut off");
+    await waitUntil(cutOff, "the slow reader to be cut off", 20_000);
     expect(sent).toBeLessThan(6000);
 
     stalled.socket.resume();
-    await until(() => stalled.ended(), "the cut-off connection to end");
+    await waitUntil(() => stalled.ended(), "the cut-off connection to end", 20_000);
     const ids = [...stalled.text().matchAll(/^id: (\d+)$/gm)].map((match) => Number(match[1]));
     expect(ids.length).toBeLessThan(sent);
 

@@ -1,15 +1,27 @@
 import { createParser } from "eventsource-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestChat, type TestChat } from "../support/chat.js";
-import { idsOf, nextEvents, sendMessage, textsOf } from "./helpers.js";
+import { idsOf, nextEvents, sendMessage, textsOf, waitUntil } from "./helpers.js";
 
 const BUFFER_BYTES = 4096;
 
 let chat: TestChat;
+/**
+ * For the readers that stop: a stream still catching up from the log when its reader stops (events
+ * that arrive while it starts are read from the log too) waits for room, as a replay goes at the
+ * reader's pace, and is cut off by the next ping instead: pings every second keep that short.
+ */
+let pinging: TestChat;
 beforeAll(async () => {
-  chat = await createTestChat({ streamBufferBytes: BUFFER_BYTES });
+  [chat, pinging] = await Promise.all([
+    createTestChat({ streamBufferBytes: BUFFER_BYTES }),
+    createTestChat({ streamBufferBytes: BUFFER_BYTES, pingIntervalSeconds: 1 }),
+  ]);
 });
-afterAll(() => chat.close());
+afterAll(() => Promise.all([chat.close(), pinging.close()]));
+
+/** Until the server has dropped every stream of `on` (a cut-off reader sees it only once it reads). */
+const untilCutOff = (on: TestChat) => waitUntil(() => on.context.hub.streamCount() === 0, "the stalled stream to be cut off");
 
 /** A raw stream body read only when asked to, so the test controls when the reader falls behind. */
 function manualReader(body: ReadableStream<Uint8Array>) {
@@ -50,27 +62,28 @@ const bigTexts = (count: number, fill: string) => Array.from({ length: count }, 
 
 describe("a reader that falls behind", () => {
   it("is cut off when it never reads, and a resume with Last-Event-ID gets every message", async () => {
-    const { hans, luke } = await chat.users("hans", "luke");
-    const hansToken = await chat.login(hans);
-    const lukeToken = await chat.login(luke);
+    const { hans, luke } = await pinging.users("hans", "luke");
+    const hansToken = await pinging.login(hans);
+    const lukeToken = await pinging.login(luke);
     // luke's last id seen, from an earlier stream that did read.
-    const earlier = await chat.events(lukeToken);
-    await sendMessage(chat, hansToken, luke, "before");
+    const earlier = await pinging.events(lukeToken);
+    await sendMessage(pinging, hansToken, luke, "before");
     const before = await earlier.next("message");
     await earlier.close();
 
-    const stalled = await chat.request("GET", "/events", { token: lukeToken, headers: { "last-event-id": before.id! } });
+    const stalled = await pinging.request("GET", "/events", { token: lukeToken, headers: { "last-event-id": before.id! } });
     expect(stalled.status).toBe(200);
     const texts = bigTexts(12, "x");
     expect(texts.join("").length).toBeGreaterThan(2 * BUFFER_BYTES);
-    for (const text of texts) await sendMessage(chat, hansToken, luke, text);
+    for (const text of texts) await sendMessage(pinging, hansToken, luke, text);
 
+    await untilCutOff(pinging);
     const late = manualReader(stalled.body!);
     expect(await late.readToEnd()).toBe("cut off");
     expect(late.messages.length).toBeLessThan(texts.length);
 
     const resumeFrom = late.messages.at(-1)?.id ?? before.id!;
-    const resumed = await chat.events(lukeToken, { "last-event-id": resumeFrom });
+    const resumed = await pinging.events(lukeToken, { "last-event-id": resumeFrom });
     const rest = await nextEvents(resumed, "message", texts.length - late.messages.length);
     expect([...late.messages.map((message) => message.text), ...textsOf(rest)]).toEqual(texts);
     expect(await resumed.quietFor(200, "message")).toEqual([]);
@@ -78,21 +91,22 @@ describe("a reader that falls behind", () => {
   });
 
   it("is cut off when it stops reading mid-stream, and resuming from its last id loses nothing", async () => {
-    const { hans, luke } = await chat.users("hans", "luke");
-    const hansToken = await chat.login(hans);
-    const lukeToken = await chat.login(luke);
+    const { hans, luke } = await pinging.users("hans", "luke");
+    const hansToken = await pinging.login(hans);
+    const lukeToken = await pinging.login(luke);
     const texts = bigTexts(16, "y");
 
-    const response = await chat.request("GET", "/events", { token: lukeToken });
+    const response = await pinging.request("GET", "/events", { token: lukeToken });
     const slow = manualReader(response.body!);
-    for (const text of texts.slice(0, 2)) await sendMessage(chat, hansToken, luke, text);
+    for (const text of texts.slice(0, 2)) await sendMessage(pinging, hansToken, luke, text);
     await slow.readMessages(2);
     // The reader stops here while the rest (far over the bound) is sent.
-    for (const text of texts.slice(2)) await sendMessage(chat, hansToken, luke, text);
+    for (const text of texts.slice(2)) await sendMessage(pinging, hansToken, luke, text);
+    await untilCutOff(pinging);
     expect(await slow.readToEnd()).toBe("cut off");
     expect(slow.messages.length).toBeLessThan(texts.length);
 
-    const resumed = await chat.events(lukeToken, { "last-event-id": slow.messages.at(-1)!.id });
+    const resumed = await pinging.events(lukeToken, { "last-event-id": slow.messages.at(-1)!.id });
     const rest = await nextEvents(resumed, "message", texts.length - slow.messages.length);
     expect([...slow.messages.map((message) => message.text), ...textsOf(rest)]).toEqual(texts);
     expect([...slow.messages.map((message) => Number(message.id)), ...idsOf(rest)]).toEqual(texts.map((_, index) => index + 1));

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonRows } from "../../src/db/client.js";
 import { createLocalHub, type Subscriber } from "../../src/chat/hub.js";
 import { createPostgresHub } from "../../src/chat/pg-hub.js";
+import { sleep, waitUntil } from "../events/helpers.js";
 import { openTestDatabase } from "../support/database.js";
 
 const onPostgres = Boolean(process.env.DATABASE_URL);
@@ -51,11 +52,11 @@ describe.skipIf(!onPostgres)("event notices between instances (PostgreSQL hub)",
       await tx.execute(statement);
       tx.rollback();
     }).catch(() => {});
-    await until(() => false, 300);
+    await sleep(300);
     expect(heard.size).toBe(0);
 
     await database.db.execute(statement);
-    await until(() => heard.size === appended.length, 5000);
+    await waitUntil(() => heard.size === appended.length, "every user's notice", 5000);
     for (const { username, id } of appended) expect(heard.get(username)).toBe(id);
     // 600 names of 64 characters, most escaped to 6 bytes each in JSON: many notices, each under the limit.
     expect(payloadBytes.length).toBeGreaterThan(10);
@@ -66,9 +67,4 @@ describe.skipIf(!onPostgres)("event notices between instances (PostgreSQL hub)",
 /** A 64-character name (the longest allowed) whose JSON form is mostly \u escapes. */
 function longName(index: number): string {
   return `${String(index).padStart(4, "0")}${"\u0001".repeat(60)}`;
-}
-
-async function until(done: () => boolean, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
 }
