@@ -53,7 +53,14 @@ export async function withClient<T>(url: string, fn: (sql: postgres.Sql) => Prom
   }
 }
 
-export type DatabaseActivity = { commits: number; rollbacks: number; inserted: number; updated: number; returned: number; fetched: number };
+export type DatabaseActivity = {
+  commits: number;
+  rollbacks: number;
+  inserted: number;
+  updated: number;
+  returned: number;
+  fetched: number;
+};
 
 /**
  * Counters from pg_stat_database for one database. PostgreSQL publishes a backend's
@@ -62,7 +69,9 @@ export type DatabaseActivity = { commits: number; rollbacks: number; inserted: n
 export async function readDatabaseActivity(url: string): Promise<DatabaseActivity> {
   const name = new URL(url).pathname.slice(1);
   return withClient(url, async (sql) => {
-    const [row] = await sql<{ commits: string; rollbacks: string; inserted: string; updated: string; returned: string; fetched: string }[]>`
+    const [row] = await sql<
+      { commits: string; rollbacks: string; inserted: string; updated: string; returned: string; fetched: string }[]
+    >`
       select xact_commit as commits, xact_rollback as rollbacks, tup_inserted as inserted, tup_updated as updated,
              tup_returned as returned, tup_fetched as fetched
       from pg_stat_database where datname = ${name}`;

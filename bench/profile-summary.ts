@@ -87,13 +87,15 @@ export function summarizeProfile(file: string, top = 20): string {
     const frames = new Set<string>();
     for (let up: number | undefined = id; up !== undefined; up = parent.get(up)) {
       const { functionName, url, lineNumber } = byId.get(up)!.callFrame;
-      if (ownCodeAt(url) >= 0 && !url.includes("node_modules")) frames.add(`${functionName || "(anonymous)"}  ${place(url)}:${lineNumber + 1}`);
+      if (ownCodeAt(url) >= 0 && !url.includes("node_modules"))
+        frames.add(`${functionName || "(anonymous)"}  ${place(url)}:${lineNumber + 1}`);
     }
     const list = [...frames];
     stackCache.set(id, list);
     return list;
   };
-  for (const [id, micros] of selfTime) for (const frame of ownFrames(id)) inclusive.set(frame, (inclusive.get(frame) ?? 0) + micros);
+  for (const [id, micros] of selfTime)
+    for (const frame of ownFrames(id)) inclusive.set(frame, (inclusive.get(frame) ?? 0) + micros);
   const callerLines = heaviest.flatMap((key) => [
     `${key}:`,
     ...[...(callers.get(key) ?? [])]
@@ -106,7 +108,10 @@ export function summarizeProfile(file: string, top = 20): string {
       .filter(([key]) => key !== "(idle)" && !key.startsWith("(idle)"))
       .sort((a, b) => b[1] - a[1])
       .slice(0, limit)
-      .map(([key, micros]) => `${((100 * micros) / busy).toFixed(1).padStart(5)}%  ${(micros / 1000).toFixed(0).padStart(7)} ms  ${key}`);
+      .map(
+        ([key, micros]) =>
+          `${((100 * micros) / busy).toFixed(1).padStart(5)}%  ${(micros / 1000).toFixed(0).padStart(7)} ms  ${key}`,
+      );
   return [
     `profiled ${(total / 1e6).toFixed(1)} s, busy ${(busy / 1e6).toFixed(1)} s (${((100 * busy) / total).toFixed(0)}%); shares below are of busy time`,
     "self time by package / file:",

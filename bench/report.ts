@@ -147,13 +147,17 @@ export function scenarioMarkdown(result: ScenarioResult): string {
   const lines = [`### ${result.title}`, "", `Parameters: ${parameters}.`, "", figureTable(result.figures), ""];
   lines.push(
     "Checks:",
-    ...result.checks.map((check) => `- ${check.ok ? "pass" : "**FAIL**"}: ${check.name}${check.detail ? ` (${check.detail})` : ""}`),
+    ...result.checks.map(
+      (check) => `- ${check.ok ? "pass" : "**FAIL**"}: ${check.name}${check.detail ? ` (${check.detail})` : ""}`,
+    ),
   );
   if (result.targets.length > 0) {
     lines.push(
       "",
       "Targets:",
-      ...result.targets.map((target) => `- ${target.ok ? "met" : "**not met**"}: ${target.name}${target.detail ? ` (${target.detail})` : ""}`),
+      ...result.targets.map(
+        (target) => `- ${target.ok ? "met" : "**not met**"}: ${target.name}${target.detail ? ` (${target.detail})` : ""}`,
+      ),
     );
   }
   if (result.notes.length > 0) lines.push("", ...result.notes.map((note) => `Note: ${note}`));

@@ -90,7 +90,13 @@ export class CpuMeter {
     const postgresMs = readPostgresCpuMs() - this.postgresStart;
     const otherMs = Math.max(0, readMachineBusyMs() - this.machineStart - generatorMs - serverMs - postgresMs);
     const percent = (ms: number) => (wallMs > 0 ? (100 * ms) / wallMs : 0);
-    return { generator: percent(generatorMs), server: percent(serverMs), postgres: percent(postgresMs), other: percent(otherMs), wallMs };
+    return {
+      generator: percent(generatorMs),
+      server: percent(serverMs),
+      postgres: percent(postgresMs),
+      other: percent(otherMs),
+      wallMs,
+    };
   }
 }
 

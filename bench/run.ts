@@ -79,10 +79,13 @@ function parse() {
     sizes[key] = value;
   }
   const scenarios = (values.scenario ?? SCENARIO_NAMES.join(",")).split(",").map((name) => name.trim()) as ScenarioName[];
-  for (const name of scenarios) if (!SCENARIO_NAMES.includes(name)) throw new Error(`unknown scenario ${name}; one of ${SCENARIO_NAMES.join(", ")}`);
+  for (const name of scenarios)
+    if (!SCENARIO_NAMES.includes(name)) throw new Error(`unknown scenario ${name}; one of ${SCENARIO_NAMES.join(", ")}`);
   const databaseUrl = values.embedded ? undefined : (values["database-url"] ?? process.env.DATABASE_URL) || undefined;
   if (!databaseUrl && !values.embedded && !values.tiny) {
-    throw new Error("set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) or pass --database-url, or --embedded for PGlite");
+    throw new Error(
+      "set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) or pass --database-url, or --embedded for PGlite",
+    );
   }
   return { values, sizes, scenarios, databaseUrl };
 }

@@ -24,14 +24,64 @@ export const SCENARIO_NAMES = Object.keys(SCENARIOS) as ScenarioName[];
 
 export type Sizes = Pick<
   BenchOptions,
-  "users" | "senders" | "recipients" | "rate" | "stormRate" | "duration" | "fanout" | "broadcasts" | "concurrency" | "textBytes" | "fullPresenceCheckUpTo" | "timeLimit"
+  | "users"
+  | "senders"
+  | "recipients"
+  | "rate"
+  | "stormRate"
+  | "duration"
+  | "fanout"
+  | "broadcasts"
+  | "concurrency"
+  | "textBytes"
+  | "fullPresenceCheckUpTo"
+  | "timeLimit"
 >;
 
 /** Seconds for the whole suite: tiny is the test suite's, small the default, full the sizes. */
 export const PRESETS: Record<"tiny" | "small" | "full", Sizes> = {
-  tiny: { users: 20, senders: 4, recipients: 4, rate: 200, stormRate: 100, duration: 1, fanout: 10, broadcasts: 2, concurrency: 8, textBytes: 100, fullPresenceCheckUpTo: 2000, timeLimit: 60 },
-  small: { users: 1000, senders: 50, recipients: 50, rate: 2000, stormRate: 500, duration: 3, fanout: 1000, broadcasts: 3, concurrency: 64, textBytes: 100, fullPresenceCheckUpTo: 2000, timeLimit: 120 },
-  full: { users: 10_000, senders: 200, recipients: 200, rate: 2000, stormRate: 1000, duration: 10, fanout: 5000, broadcasts: 5, concurrency: 64, textBytes: 100, fullPresenceCheckUpTo: 2000, timeLimit: 300 },
+  tiny: {
+    users: 20,
+    senders: 4,
+    recipients: 4,
+    rate: 200,
+    stormRate: 100,
+    duration: 1,
+    fanout: 10,
+    broadcasts: 2,
+    concurrency: 8,
+    textBytes: 100,
+    fullPresenceCheckUpTo: 2000,
+    timeLimit: 60,
+  },
+  small: {
+    users: 1000,
+    senders: 50,
+    recipients: 50,
+    rate: 2000,
+    stormRate: 500,
+    duration: 3,
+    fanout: 1000,
+    broadcasts: 3,
+    concurrency: 64,
+    textBytes: 100,
+    fullPresenceCheckUpTo: 2000,
+    timeLimit: 120,
+  },
+  full: {
+    users: 10_000,
+    senders: 200,
+    recipients: 200,
+    rate: 2000,
+    stormRate: 1000,
+    duration: 10,
+    fanout: 5000,
+    broadcasts: 5,
+    concurrency: 64,
+    textBytes: 100,
+    fullPresenceCheckUpTo: 2000,
+    timeLimit: 300,
+  },
 };
 
 export type RunRequest = {

@@ -44,7 +44,11 @@ export class ServerProcess {
     return readRss(this.pid);
   }
 
-  static start(label: string, nodeArgs: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ServerProcess> {
+  static start(
+    label: string,
+    nodeArgs: string[],
+    options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  ): Promise<ServerProcess> {
     const child = spawn(process.execPath, nodeArgs, {
       cwd: repoRoot,
       env: { ...process.env, ...options.env },
@@ -59,7 +63,9 @@ export class ServerProcess {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill("SIGKILL");
-        reject(new Error(`${label} did not print "listening on" within ${options.timeoutMs ?? 120_000} ms:\n${lines.join("\n")}`));
+        reject(
+          new Error(`${label} did not print "listening on" within ${options.timeoutMs ?? 120_000} ms:\n${lines.join("\n")}`),
+        );
       }, options.timeoutMs ?? 120_000);
       let started = false;
       child.stdout!.on("data", (chunk: Buffer) => {

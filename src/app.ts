@@ -52,7 +52,8 @@ function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof HTTPException) {
     const code = codeForStatus[error.status];
-    if (code) return new AppError(code, error.status === 415 ? "Send the body as application/json" : error.message || "Request rejected");
+    if (code)
+      return new AppError(code, error.status === 415 ? "Send the body as application/json" : error.message || "Request rejected");
   }
   if (isDatabaseUnavailable(error)) {
     return new AppError("service_unavailable", "The database is unavailable right now; try again shortly", { retryAfter: 1 });
@@ -96,7 +97,17 @@ export function createApp(context: ChatContext, options: AppOptions = {}) {
   app.use(requestLog(observability.logger, observability.metrics));
   if (options.corsOrigins?.length) app.use(corsFor(options.corsOrigins));
   app.use(limitEveryRequest(createRateLimits(context.settings.rateLimits)));
-  app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => problemResponse(new AppError("method_not_allowed", `${c.req.method} is not allowed here; use ${methods.join(", ")}`), c.get("requestId"), { allow: methods.join(", ") }) }));
+  app.use(
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) =>
+        problemResponse(
+          new AppError("method_not_allowed", `${c.req.method} is not allowed here; use ${methods.join(", ")}`),
+          c.get("requestId"),
+          { allow: methods.join(", ") },
+        ),
+    }),
+  );
   app.use(limitBodySize());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
@@ -119,7 +130,9 @@ export function createApp(context: ChatContext, options: AppOptions = {}) {
   app.doc31("/openapi.json", openApiInfo);
   app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Chat service API" }));
 
-  app.notFound((c) => problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}`), c.get("requestId")));
+  app.notFound((c) =>
+    problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}`), c.get("requestId")),
+  );
   app.onError((error, c) => {
     const appError = toAppError(error);
     if (appError.code === "internal_error") options.onInternalError?.(error, c.get("requestId"));

@@ -67,7 +67,9 @@ export async function createChatContext(database: DatabaseHandle, config: Config
     },
   };
   const logError = (error: unknown) =>
-    observability ? observability.logger.error({ err: error }, "background task failed") : console.error("background task failed:", error);
+    observability
+      ? observability.logger.error({ err: error }, "background task failed")
+      : console.error("background task failed:", error);
   const stopSweeper = startSweeper(context, logError);
   const cursorTimer = setInterval(() => cursor.flush().catch(logError), CURSOR_FLUSH_MS);
   cursorTimer.unref();
@@ -103,7 +105,9 @@ export async function startServer(
     // A 500's error and stack go in its request line (see lib/request-log.ts).
     const app = createApp(chat.context, { observability, corsOrigins: config.corsOrigins });
     const server: ServerType = await new Promise((resolve) => {
-      const listening = serve({ fetch: nodeServerFetch(app), port: config.port, hostname: config.host }, () => resolve(listening));
+      const listening = serve({ fetch: nodeServerFetch(app), port: config.port, hostname: config.host }, () =>
+        resolve(listening),
+      );
     });
     const port = (server.address() as AddressInfo).port;
     const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;

@@ -26,7 +26,9 @@ const sql = postgres(url, { max: concurrency, onnotice: () => {} });
 
 /** The schema the service itself runs on, from its drizzle migrations. */
 async function migrate(): Promise<void> {
-  const journal = JSON.parse(readFileSync(join(repoRoot, "drizzle/meta/_journal.json"), "utf8")) as { entries: { tag: string }[] };
+  const journal = JSON.parse(readFileSync(join(repoRoot, "drizzle/meta/_journal.json"), "utf8")) as {
+    entries: { tag: string }[];
+  };
   for (const { tag } of journal.entries) {
     const file = readFileSync(join(repoRoot, "drizzle", `${tag}.sql`), "utf8");
     for (const statement of file.split("--> statement-breakpoint")) if (statement.trim()) await sql.unsafe(statement);
@@ -45,7 +47,8 @@ type Write = (sender: string, recipient: string, writer: number, seq: number) =>
 const modes: { name: string; write: Write; writers?: number }[] = [
   {
     name: "message row (one insert, autocommit)",
-    write: (sender, recipient) => sql`insert into messages (sender, recipient, text) values (${sender}, ${recipient}, ${text}) returning id, sent_at`,
+    write: (sender, recipient) =>
+      sql`insert into messages (sender, recipient, text) values (${sender}, ${recipient}, ${text}) returning id, sent_at`,
   },
   {
     name: "message + event rows and the recipient's event counter (one transaction)",
@@ -65,7 +68,10 @@ const modes: { name: string; write: Write; writers?: number }[] = [
     write: (sender, _recipient, writer, seq) =>
       sql.begin(async (tx) => {
         // BATCH distinct recipients, so one counter update covers them all.
-        const recipients = Array.from({ length: Math.min(BATCH, userCount) }, (_, k) => `u${(writer * 7 + seq * BATCH + k) % userCount}`).sort();
+        const recipients = Array.from(
+          { length: Math.min(BATCH, userCount) },
+          (_, k) => `u${(writer * 7 + seq * BATCH + k) % userCount}`,
+        ).sort();
         // Lock in name order, as the service does, so overlapping batches cannot deadlock.
         await tx`select username from users where username = any(${recipients}) order by username for no key update`;
         const counters = await tx<{ username: string; last_event_id: string }[]>`
@@ -77,7 +83,13 @@ const modes: { name: string; write: Write; writers?: number }[] = [
           username: message.recipient,
           id: eventIds.get(message.recipient)!,
           type: "message",
-          data: tx.json({ id: Number(message.id), from: sender, to: message.recipient, text, sentAt: message.sent_at.toISOString() }),
+          data: tx.json({
+            id: Number(message.id),
+            from: sender,
+            to: message.recipient,
+            text,
+            sentAt: message.sent_at.toISOString(),
+          }),
         }));
         await tx`insert into events ${tx(rows)}`;
         return recipients.length;

@@ -36,11 +36,7 @@ export async function forEachConcurrently<T>(
   if (failure !== null) throw failure;
 }
 
-export async function login(
-  http: HttpPool | HttpConnection,
-  user: BenchUserCredentials,
-  index: number,
-): Promise<LoggedInUser> {
+export async function login(http: HttpPool | HttpConnection, user: BenchUserCredentials, index: number): Promise<LoggedInUser> {
   const loginSentAt = nowMs();
   const response = await http.request("POST", "/login", { body: { username: user.username, password: user.password } });
   if (response.status !== 200) throw new Error(`login ${user.username}: ${response.status} ${response.body}`);

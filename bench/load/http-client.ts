@@ -258,8 +258,7 @@ export class HttpConnection {
 
   private finishResponse(): void {
     const response = this.response!;
-    const body =
-      response.chunks.length === 1 ? response.chunks[0]!.toString() : Buffer.concat(response.chunks).toString();
+    const body = response.chunks.length === 1 ? response.chunks[0]!.toString() : Buffer.concat(response.chunks).toString();
     this.resetResponse();
     const done = this.inFlight;
     this.inFlight = null;

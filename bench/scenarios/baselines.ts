@@ -2,7 +2,15 @@ import { spawn } from "node:child_process";
 import { createScratchDatabase } from "../database.js";
 import { nowMs, sleep } from "../load/clock.js";
 import { HttpConnection } from "../load/http-client.js";
-import { cpuPerOperation, formatLatency, formatRate, Samples, type Figure, type LatencySummary, type ScenarioResult } from "../report.js";
+import {
+  cpuPerOperation,
+  formatLatency,
+  formatRate,
+  Samples,
+  type Figure,
+  type LatencySummary,
+  type ScenarioResult,
+} from "../report.js";
 import { CpuMeter, type CpuShare } from "../resource-usage.js";
 import { repoRoot, ServerProcess } from "../server-process.js";
 import type { BenchOptions } from "./context.js";
@@ -10,7 +18,12 @@ import type { BenchOptions } from "./context.js";
 export type HttpCeiling = { requestsPerSecond: number; latency: LatencySummary; cpu: CpuShare };
 
 /** Closed loop over `connections` keep-alive connections for `durationMs`: the same driver the service gets. */
-export async function driveTrivialPost(server: ServerProcess, connections: number, durationMs: number, textBytes: number): Promise<HttpCeiling> {
+export async function driveTrivialPost(
+  server: ServerProcess,
+  connections: number,
+  durationMs: number,
+  textBytes: number,
+): Promise<HttpCeiling> {
   const body = JSON.stringify({ to: "u00001", text: "x".repeat(textBytes) });
   const headers = { Authorization: "Bearer baseline-token-of-realistic-length-0123456789abcdef0123456789abcdef" };
   const pool = Array.from({ length: connections }, () => new HttpConnection(server.origin));
@@ -58,7 +71,13 @@ function runPgBaseline(url: string, options: BenchOptions): Promise<PgMode[]> {
     child.stderr.on("data", (chunk: Buffer) => (errors += chunk.toString()));
     child.on("exit", (code) => {
       if (code !== 0) reject(new Error(`pg-insert baseline exited with ${code}: ${errors.slice(-2000)}`));
-      else resolve(output.trim().split("\n").map((line) => JSON.parse(line) as PgMode));
+      else
+        resolve(
+          output
+            .trim()
+            .split("\n")
+            .map((line) => JSON.parse(line) as PgMode),
+        );
     });
   });
 }
@@ -87,7 +106,11 @@ export async function runBaselines(options: BenchOptions): Promise<ScenarioResul
       result.figures.push(
         { label: `${label}: requests`, value: formatRate(ceiling.requestsPerSecond, "req"), cpu: ceiling.cpu },
         { label: `${label}: latency (closed loop)`, value: formatLatency(ceiling.latency), cpu: ceiling.cpu },
-        { label: `${label}: CPU per request`, value: cpuPerOperation(ceiling.cpu, (ceiling.requestsPerSecond * ceiling.cpu.wallMs) / 1000, "request"), cpu: ceiling.cpu },
+        {
+          label: `${label}: CPU per request`,
+          value: cpuPerOperation(ceiling.cpu, (ceiling.requestsPerSecond * ceiling.cpu.wallMs) / 1000, "request"),
+          cpu: ceiling.cpu,
+        },
       );
       result.metrics[`${kind}RequestsPerSecond`] = ceiling.requestsPerSecond;
       result.metrics[`${kind}ServerCpuMsPerRequest`] = ((ceiling.cpu.server / 100) * 1000) / ceiling.requestsPerSecond;
@@ -129,22 +152,47 @@ export function ratioFigures(results: ScenarioResult[]): Figure[] {
   const figures: Figure[] = [];
   if (accepted === undefined) return figures;
   const ratio = (label: string, ceiling: number | undefined, unit: string) => {
-    if (ceiling) figures.push({ label, value: `${(accepted / ceiling).toFixed(2)} (${formatRate(accepted, "msg")} ÷ ${formatRate(ceiling, unit)})` });
+    if (ceiling)
+      figures.push({
+        label,
+        value: `${(accepted / ceiling).toFixed(2)} (${formatRate(accepted, "msg")} ÷ ${formatRate(ceiling, unit)})`,
+      });
   };
   ratio("accepted messages/s ÷ bare node:http requests/s", metric("baselines", "nodeRequestsPerSecond"), "req");
   ratio("accepted messages/s ÷ bare hono requests/s", metric("baselines", "honoRequestsPerSecond"), "req");
   ratio("accepted messages/s ÷ postgres.js single-insert messages/s", metric("baselines", "pgMode0PerSecond"), "msg");
-  ratio("accepted messages/s ÷ postgres.js one-transaction-per-message messages/s", metric("baselines", "pgMode1PerSecond"), "msg");
+  ratio(
+    "accepted messages/s ÷ postgres.js one-transaction-per-message messages/s",
+    metric("baselines", "pgMode1PerSecond"),
+    "msg",
+  );
   ratio("accepted messages/s ÷ postgres.js batched messages/s", metric("baselines", "pgMode2PerSecond"), "msg");
   // CPU per operation holds steadier than throughput when other processes share the cores.
   const cost = (label: string, ours: number | undefined, ceiling: number | undefined) => {
-    if (ours && ceiling) figures.push({ label, value: `${(ours / ceiling).toFixed(1)}× (${ours.toFixed(3)} ms ÷ ${ceiling.toFixed(3)} ms)` });
+    if (ours && ceiling)
+      figures.push({ label, value: `${(ours / ceiling).toFixed(1)}× (${ours.toFixed(3)} ms ÷ ${ceiling.toFixed(3)} ms)` });
   };
   const serverMs = metric("direct-messages", "saturationServerCpuMsPerMessage");
   const postgresMs = metric("direct-messages", "saturationPostgresCpuMsPerMessage");
-  cost("server CPU per accepted message ÷ bare hono server CPU per request", serverMs, metric("baselines", "honoServerCpuMsPerRequest"));
-  cost("server CPU per accepted message ÷ bare node:http server CPU per request", serverMs, metric("baselines", "nodeServerCpuMsPerRequest"));
-  cost("postgres CPU per accepted message ÷ postgres CPU per message, one transaction each", postgresMs, metric("baselines", "pgMode1PostgresCpuMsPerMessage"));
-  cost("postgres CPU per accepted message ÷ postgres CPU per message, batched", postgresMs, metric("baselines", "pgMode2PostgresCpuMsPerMessage"));
+  cost(
+    "server CPU per accepted message ÷ bare hono server CPU per request",
+    serverMs,
+    metric("baselines", "honoServerCpuMsPerRequest"),
+  );
+  cost(
+    "server CPU per accepted message ÷ bare node:http server CPU per request",
+    serverMs,
+    metric("baselines", "nodeServerCpuMsPerRequest"),
+  );
+  cost(
+    "postgres CPU per accepted message ÷ postgres CPU per message, one transaction each",
+    postgresMs,
+    metric("baselines", "pgMode1PostgresCpuMsPerMessage"),
+  );
+  cost(
+    "postgres CPU per accepted message ÷ postgres CPU per message, batched",
+    postgresMs,
+    metric("baselines", "pgMode2PostgresCpuMsPerMessage"),
+  );
   return figures;
 }

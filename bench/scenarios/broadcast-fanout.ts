@@ -43,7 +43,8 @@ export async function runBroadcastFanout(options: BenchOptions): Promise<Scenari
         return;
       }
       const id = Number(event.id);
-      if (!(id > (lastId.get(user.username) ?? 0))) violations.add("id-order", `${user.username}: id ${event.id} after ${lastId.get(user.username)}`);
+      if (!(id > (lastId.get(user.username) ?? 0)))
+        violations.add("id-order", `${user.username}: id ${event.id} after ${lastId.get(user.username)}`);
       lastId.set(user.username, id);
       const data = JSON.parse(event.data) as { id: number; from: string; text: string };
       const match = /^(\S+) r(\d+) /.exec(data.text);
@@ -63,13 +64,15 @@ export async function runBroadcastFanout(options: BenchOptions): Promise<Scenari
         return;
       }
       // Rounds go out one after another, so each stream must see them in round order.
-      if (round > 0 && received[round - 1]![user.index] === 0) violations.add("order", `${user.username} got round ${round} before round ${round - 1}`);
+      if (round > 0 && received[round - 1]![user.index] === 0)
+        violations.add("order", `${user.username} got round ${round} before round ${round - 1}`);
       received[round]![user.index] = event.receivedAt;
       deliveredCount[round]!++;
     };
     const streams = await openStreams(origin, [...recipients, sender], options.concurrency, {
       onEvent,
-      onUnexpectedClose: (user, stream) => violations.add("stream-closed", `${user.username}: ${stream.error?.message ?? "closed by the server"}`),
+      onUnexpectedClose: (user, stream) =>
+        violations.add("stream-closed", `${user.username}: ${stream.error?.message ?? "closed by the server"}`),
     });
     options.log(`broadcast fan-out: ${k} recipients online`);
     await sleep(500);
@@ -93,11 +96,17 @@ export async function runBroadcastFanout(options: BenchOptions): Promise<Scenari
       }
       const body = JSON.parse(response.body) as { id: number; recipients: number | string[] };
       postedRecipients = Array.isArray(body.recipients) ? body.recipients.length : body.recipients;
-      if (postedRecipients !== k) violations.add("recipient-count", `round ${round}: 201 says ${postedRecipients} recipients, ${k} are online`);
+      if (postedRecipients !== k)
+        violations.add("recipient-count", `round ${round}: 201 says ${postedRecipients} recipients, ${k} are online`);
       const arrived = await waitUntil(() => deliveredCount[round] === k, DELIVERY_TIMEOUT_MS, 2);
-      if (!arrived) violations.add("lost", `round ${round}: ${deliveredCount[round]} of ${k} recipients got it within ${DELIVERY_TIMEOUT_MS / 1000} s`);
+      if (!arrived)
+        violations.add(
+          "lost",
+          `round ${round}: ${deliveredCount[round]} of ${k} recipients got it within ${DELIVERY_TIMEOUT_MS / 1000} s`,
+        );
       for (const id of eventIds[round]!) {
-        if (id !== body.id) violations.add("id-mismatch", `round ${round}: an event carried broadcast id ${id}, the 201 said ${body.id}`);
+        if (id !== body.id)
+          violations.add("id-mismatch", `round ${round}: an event carried broadcast id ${id}, the 201 said ${body.id}`);
       }
       let last = 0;
       for (const at of received[round]!) {
@@ -116,12 +125,21 @@ export async function runBroadcastFanout(options: BenchOptions): Promise<Scenari
 
     const lastSummary = untilLast.summary();
     result.figures.push(
-      { label: `time until the last of ${formatCount(k)} recipients has it (per broadcast)`, value: `median ${formatMs(untilLast.percentile(50))}, worst ${formatMs(lastSummary.max)}`, cpu },
+      {
+        label: `time until the last of ${formatCount(k)} recipients has it (per broadcast)`,
+        value: `median ${formatMs(untilLast.percentile(50))}, worst ${formatMs(lastSummary.max)}`,
+        cpu,
+      },
       { label: "POST → each recipient's event (all broadcasts)", value: formatLatency(all.summary()), cpu },
       { label: "POST /broadcasts → 201", value: formatLatency(postLatency.summary()), cpu },
       { label: "CPU per delivered broadcast event", value: cpuPerOperation(cpu, all.count, "event"), cpu },
     );
-    result.metrics = { untilLastMedian: untilLast.percentile(50), untilLastWorst: lastSummary.max, p50: all.percentile(50), p99: all.percentile(99) };
+    result.metrics = {
+      untilLastMedian: untilLast.percentile(50),
+      untilLastWorst: lastSummary.max,
+      p50: all.percentile(50),
+      p99: all.percentile(99),
+    };
     result.checks.push(
       ...violations.checks({
         "post-failed": "every POST /broadcasts answered 201",
@@ -135,7 +153,11 @@ export async function runBroadcastFanout(options: BenchOptions): Promise<Scenari
         "stream-closed": "no stream was cut off",
       }),
     );
-    result.targets.push({ name: "all 5,000 recipients within 1 s", ok: k >= 5000 && lastSummary.max < 1000, detail: `${formatCount(k)} recipients, worst ${formatMs(lastSummary.max)}` });
+    result.targets.push({
+      name: "all 5,000 recipients within 1 s",
+      ok: k >= 5000 && lastSummary.max < 1000,
+      detail: `${formatCount(k)} recipients, worst ${formatMs(lastSummary.max)}`,
+    });
   } finally {
     await scenario.close();
   }

@@ -5,7 +5,13 @@ import { createScratchDatabase, type ScratchDatabase } from "../database.js";
 import { loginAll, warmUp, type LoggedInUser } from "../load/chat-client.js";
 import { HttpPool } from "../load/http-client.js";
 import type { Check } from "../report.js";
-import { benchUsers, startChatServer, writeCredentials, type BenchUserCredentials, type ServerProcess } from "../server-process.js";
+import {
+  benchUsers,
+  startChatServer,
+  writeCredentials,
+  type BenchUserCredentials,
+  type ServerProcess,
+} from "../server-process.js";
 
 /** Sizes and settings every scenario reads; run.ts fills them from flags. */
 export type BenchOptions = {

@@ -18,7 +18,13 @@ export async function runDirectMessages(options: BenchOptions): Promise<Scenario
   const result: ScenarioResult = {
     id: "direct-messages",
     title: "2. Direct messages",
-    parameters: { senders: senderCount, recipients: recipientCount, "offered rate": `${rate}/s`, "phase length": `${duration} s`, "text bytes": options.textBytes },
+    parameters: {
+      senders: senderCount,
+      recipients: recipientCount,
+      "offered rate": `${rate}/s`,
+      "phase length": `${duration} s`,
+      "text bytes": options.textBytes,
+    },
     figures: [],
     checks: [],
     targets: [],
@@ -62,7 +68,9 @@ export async function runDirectMessages(options: BenchOptions): Promise<Scenario
         `the server fell more than 1 s of offered load behind ${formatMs(fixed.gaveUpAt - fixed.startedAt)} into the fixed-rate phase, so the generator stopped offering there (${formatCount(fixed.planned)} of ${formatCount(rate * duration)} messages offered); its latencies are those of an overloaded server.`,
       );
     }
-    options.log(`  fixed ${rate}/s: accepted ${fixedFigures.acceptedPerSecond.toFixed(0)}/s, delivery ${formatLatency(fixedFigures.deliveryLatency.summary())}`);
+    options.log(
+      `  fixed ${rate}/s: accepted ${fixedFigures.acceptedPerSecond.toFixed(0)}/s, delivery ${formatLatency(fixedFigures.deliveryLatency.summary())}`,
+    );
 
     const activityAfter = await activity();
     await sleep(500);
@@ -72,7 +80,9 @@ export async function runDirectMessages(options: BenchOptions): Promise<Scenario
     const saturationCpu = meter.stop();
     const saturationDrained = await drain("saturation");
     const saturationFigures = phaseFigures(ledger, "saturation", saturation.startedAt);
-    options.log(`  saturation: accepted ${saturationFigures.acceptedPerSecond.toFixed(0)}/s, delivery ${formatLatency(saturationFigures.deliveryLatency.summary())}`);
+    options.log(
+      `  saturation: accepted ${saturationFigures.acceptedPerSecond.toFixed(0)}/s, delivery ${formatLatency(saturationFigures.deliveryLatency.summary())}`,
+    );
 
     for (const stream of streams) stream.close();
     for (const sender of senders) sender.close();
@@ -89,17 +99,38 @@ export async function runDirectMessages(options: BenchOptions): Promise<Scenario
       { label: "fixed rate: delivered events", value: formatRate(fixedFigures.deliveredPerSecond, "event"), cpu: fixedCpu },
       { label: "fixed rate: send → delivery (open loop)", value: formatLatency(fixedDelivery), cpu: fixedCpu },
       { label: "fixed rate: send → 201 (open loop)", value: formatLatency(fixedFigures.ackLatency.summary()), cpu: fixedCpu },
-      { label: "fixed rate: CPU per accepted message", value: cpuPerOperation(fixedCpu, fixedFigures.accepted, "message"), cpu: fixedCpu },
+      {
+        label: "fixed rate: CPU per accepted message",
+        value: cpuPerOperation(fixedCpu, fixedFigures.accepted, "message"),
+        cpu: fixedCpu,
+      },
       { label: "saturation: accepted (201)", value: formatRate(saturationFigures.acceptedPerSecond, "msg"), cpu: saturationCpu },
-      { label: "saturation: delivered events", value: formatRate(saturationFigures.deliveredPerSecond, "event"), cpu: saturationCpu },
-      { label: "saturation: send → delivery (closed loop)", value: formatLatency(saturationFigures.deliveryLatency.summary()), cpu: saturationCpu },
-      { label: "saturation: send → 201 (closed loop)", value: formatLatency(saturationFigures.ackLatency.summary()), cpu: saturationCpu },
+      {
+        label: "saturation: delivered events",
+        value: formatRate(saturationFigures.deliveredPerSecond, "event"),
+        cpu: saturationCpu,
+      },
+      {
+        label: "saturation: send → delivery (closed loop)",
+        value: formatLatency(saturationFigures.deliveryLatency.summary()),
+        cpu: saturationCpu,
+      },
+      {
+        label: "saturation: send → 201 (closed loop)",
+        value: formatLatency(saturationFigures.ackLatency.summary()),
+        cpu: saturationCpu,
+      },
       // The saturation meter stops when sending does; messages answered after that are few (one per sender).
-      { label: "saturation: CPU per accepted message", value: cpuPerOperation(saturationCpu, saturationFigures.accepted, "message"), cpu: saturationCpu },
+      {
+        label: "saturation: CPU per accepted message",
+        value: cpuPerOperation(saturationCpu, saturationFigures.accepted, "message"),
+        cpu: saturationCpu,
+      },
     );
     if (activityBefore && activityAfter && fixedFigures.accepted > 0) {
       // Each activity read is one autocommit select of its own.
-      const per = (key: keyof DatabaseActivity, own = 0) => ((activityAfter[key] - activityBefore[key] - own) / fixedFigures.accepted).toFixed(1);
+      const per = (key: keyof DatabaseActivity, own = 0) =>
+        ((activityAfter[key] - activityBefore[key] - own) / fixedFigures.accepted).toFixed(1);
       result.figures.push({
         label: "fixed rate: PostgreSQL work per accepted message",
         value: `${per("commits", 1)} commits, ${per("rollbacks")} rollbacks, ${per("inserted")} rows inserted, ${per("updated")} updated, ${per("fetched")} fetched, ${per("returned")} scanned (pg_stat_database)`,
@@ -113,15 +144,18 @@ export async function runDirectMessages(options: BenchOptions): Promise<Scenario
       saturationDeliveredPerSecond: saturationFigures.deliveredPerSecond,
       saturationAckP50: saturationFigures.ackLatency.summary().p50,
       saturationGeneratorCpu: saturationCpu.generator,
-      saturationServerCpuMsPerMessage: ((saturationCpu.server / 100) * saturationCpu.wallMs) / Math.max(1, saturationFigures.accepted),
-      saturationPostgresCpuMsPerMessage: ((saturationCpu.postgres / 100) * saturationCpu.wallMs) / Math.max(1, saturationFigures.accepted),
+      saturationServerCpuMsPerMessage:
+        ((saturationCpu.server / 100) * saturationCpu.wallMs) / Math.max(1, saturationFigures.accepted),
+      saturationPostgresCpuMsPerMessage:
+        ((saturationCpu.postgres / 100) * saturationCpu.wallMs) / Math.max(1, saturationFigures.accepted),
       saturationServerCpu: saturationCpu.server,
     };
     result.checks.push(
       {
         name: "every accepted message delivered within the drain time",
         ok: fixedDrained && saturationDrained,
-        detail: fixedDrained && saturationDrained ? "" : `${ledger.undelivered()} still undelivered after ${DRAIN_TIMEOUT_MS / 1000} s`,
+        detail:
+          fixedDrained && saturationDrained ? "" : `${ledger.undelivered()} still undelivered after ${DRAIN_TIMEOUT_MS / 1000} s`,
       },
       ...ledger.violations.checks({
         "post-failed": "every POST /messages answered 201",
@@ -160,7 +194,8 @@ export async function runDirectMessages(options: BenchOptions): Promise<Scenario
   } finally {
     await scenario.close();
   }
-  if (killed) result.notes.push("the kill test SIGKILLs the server mid-burst and looks up every acknowledged message in the database");
+  if (killed)
+    result.notes.push("the kill test SIGKILLs the server mid-burst and looks up every acknowledged message in the database");
   return result;
 }
 
@@ -175,7 +210,9 @@ async function checkCommittedBefore201(
   recipients: LoggedInUser[],
 ): Promise<Check> {
   const ledger = new MessageLedger(`kill${options.runId}`);
-  const senders = senderUsers.map((user, index) => new Sender(index, user, scenario.server.origin, recipients, ledger, options.textBytes));
+  const senders = senderUsers.map(
+    (user, index) => new Sender(index, user, scenario.server.origin, recipients, ledger, options.textBytes),
+  );
   for (const sender of senders) sender.phase = "kill";
   const burst = saturate(senders, 15_000);
   // Kill once a few hundred milliseconds of acknowledgements have piled up, with more in flight.
@@ -195,7 +232,9 @@ async function checkCommittedBefore201(
     const rows = await sql<{ id: string; text: string }[]>`select id::text, text from messages where id = any(${ids}::bigint[])`;
     return new Map(rows.map((row) => [Number(row.id), row.text]));
   });
-  const missing = acknowledgedRecords.filter((record) => !found.get(record.id!)?.startsWith(`${ledger.tag} s${record.sender} n${record.seq} `));
+  const missing = acknowledgedRecords.filter(
+    (record) => !found.get(record.id!)?.startsWith(`${ledger.tag} s${record.sender} n${record.seq} `),
+  );
   return {
     name: "every 201 was committed before it was sent (SIGKILL mid-burst, then look each acknowledged message up)",
     ok: missing.length === 0 && acknowledgedRecords.length > 0,

@@ -163,10 +163,16 @@ export async function runIdleStreams(options: BenchOptions): Promise<ScenarioRes
       const guaranteed = loginsAfter(stream.openedAt);
       guaranteedTotal += guaranteed;
       if (stream.presenceCount < guaranteed) {
-        violations.add("presence-missing", `${loggedIn[i]!.username} got ${stream.presenceCount} notices, at least ${guaranteed} logins came after its stream opened`);
+        violations.add(
+          "presence-missing",
+          `${loggedIn[i]!.username} got ${stream.presenceCount} notices, at least ${guaranteed} logins came after its stream opened`,
+        );
       }
       if (stream.presenceCount > m - 1) {
-        violations.add("presence-duplicate", `${loggedIn[i]!.username} got ${stream.presenceCount} notices for ${m - 1} other users`);
+        violations.add(
+          "presence-duplicate",
+          `${loggedIn[i]!.username} got ${stream.presenceCount} notices for ${m - 1} other users`,
+        );
       }
       if (seen) {
         for (const j of openIndices) {
@@ -183,7 +189,10 @@ export async function runIdleStreams(options: BenchOptions): Promise<ScenarioRes
     const heapPerStream = heapBefore !== undefined && heapSettled !== undefined ? (heapSettled - heapBefore) / m : undefined;
     result.figures.push(
       {
-        label: m === n ? `time to log in and open all ${formatCount(n)} streams` : `streams opened within the ${options.timeLimit} s limit`,
+        label:
+          m === n
+            ? `time to log in and open all ${formatCount(n)} streams`
+            : `streams opened within the ${options.timeLimit} s limit`,
         value: `${m === n ? "" : `${formatCount(m)} of ${formatCount(n)} in `}${formatMs(openMs)} (${formatRate((1000 * m) / openMs, "stream")})`,
         cpu: openCpu,
       },
@@ -191,17 +200,34 @@ export async function runIdleStreams(options: BenchOptions): Promise<ScenarioRes
         label: "presence notices delivered",
         value: `${formatCount(total)} (≥ ${formatCount(guaranteedTotal)} required, ≤ ${formatCount(m * (m - 1))}; N²/2 = ${formatCount((m * m) / 2)})`,
       },
-      { label: "time until the last presence notice arrived", value: `${formatMs(drainMs)} (${formatRate((1000 * total) / drainMs, "notice")})`, cpu: wholeCpu },
-      { label: "CPU per stream opened (its login, its stream, the notices its login caused)", value: cpuPerOperation(wholeCpu, m, "stream"), cpu: wholeCpu },
+      {
+        label: "time until the last presence notice arrived",
+        value: `${formatMs(drainMs)} (${formatRate((1000 * total) / drainMs, "notice")})`,
+        cpu: wholeCpu,
+      },
+      {
+        label: "CPU per stream opened (its login, its stream, the notices its login caused)",
+        value: cpuPerOperation(wholeCpu, m, "stream"),
+        cpu: wholeCpu,
+      },
       {
         label: `server RSS before / all open / notices drained / idle ${settleMs / 1000} s`,
         value: `${formatBytes(rssBefore)} / ${formatBytes(rssOpen)} / ${formatBytes(rssAfter)} / ${formatBytes(rssSettled)}`,
       },
-      { label: "server RSS growth per open stream, when the notices drained", value: `${formatBytes(perStreamDrained)} (${(perStreamDrained / 1024).toFixed(1)} KiB)` },
-      { label: `server RSS growth per open stream, idle ${settleMs / 1000} s later`, value: `${formatBytes(perStream)} (${(perStream / 1024).toFixed(1)} KiB)` },
+      {
+        label: "server RSS growth per open stream, when the notices drained",
+        value: `${formatBytes(perStreamDrained)} (${(perStreamDrained / 1024).toFixed(1)} KiB)`,
+      },
+      {
+        label: `server RSS growth per open stream, idle ${settleMs / 1000} s later`,
+        value: `${formatBytes(perStream)} (${(perStream / 1024).toFixed(1)} KiB)`,
+      },
       {
         label: `server V8 heap in use per open stream, idle ${settleMs / 1000} s later (from /metrics)`,
-        value: heapPerStream === undefined ? "not available" : `${formatBytes(heapPerStream)} (${(heapPerStream / 1024).toFixed(1)} KiB)`,
+        value:
+          heapPerStream === undefined
+            ? "not available"
+            : `${formatBytes(heapPerStream)} (${(heapPerStream / 1024).toFixed(1)} KiB)`,
       },
     );
     result.notes.push(
@@ -212,9 +238,24 @@ export async function runIdleStreams(options: BenchOptions): Promise<ScenarioRes
         `with ${n} users the notices are counted, not parsed (parsing ~N²/2 JSON documents would make the generator the bottleneck); run with --full-presence-check-up-to ${n} to match every notice.`,
       );
     }
-    result.metrics = { opened: m, openMs, drainMs, presenceTotal: total, rssBefore, rssAfter, rssSettled, rssPerStream: perStream, rssPerStreamDrained: perStreamDrained, heapPerStream: heapPerStream ?? -1 };
+    result.metrics = {
+      opened: m,
+      openMs,
+      drainMs,
+      presenceTotal: total,
+      rssBefore,
+      rssAfter,
+      rssSettled,
+      rssPerStream: perStream,
+      rssPerStreamDrained: perStreamDrained,
+      heapPerStream: heapPerStream ?? -1,
+    };
     result.checks.push(
-      { name: `every stream opened answered 200 with text/event-stream (${m} of ${n} attempted within the time limit)`, ok: true, detail: "" },
+      {
+        name: `every stream opened answered 200 with text/event-stream (${m} of ${n} attempted within the time limit)`,
+        ok: true,
+        detail: "",
+      },
       ...violations.checks({
         "stream-closed": "no stream was cut off",
         "presence-missing": "every login after a stream opened was announced on it",
@@ -226,8 +267,16 @@ export async function runIdleStreams(options: BenchOptions): Promise<ScenarioRes
     );
     result.targets.push(
       { name: "10,000 streams open", ok: m >= 10_000, detail: `${formatCount(m)} opened in this run` },
-      { name: "RSS growth of at most 15 KB per stream", ok: perStream <= 15 * 1024, detail: `${(perStream / 1024).toFixed(1)} KiB once idle` },
-      { name: "opening all streams well under a minute", ok: openMs < 60_000 && drainMs < 60_000, detail: `open ${formatMs(openMs)}, notices drained ${formatMs(drainMs)}` },
+      {
+        name: "RSS growth of at most 15 KB per stream",
+        ok: perStream <= 15 * 1024,
+        detail: `${(perStream / 1024).toFixed(1)} KiB once idle`,
+      },
+      {
+        name: "opening all streams well under a minute",
+        ok: openMs < 60_000 && drainMs < 60_000,
+        detail: `open ${formatMs(openMs)}, notices drained ${formatMs(drainMs)}`,
+      },
     );
   } finally {
     for (const stream of streams) stream?.close();

@@ -151,7 +151,8 @@ export class MessageLedger {
     for (const record of this.records.values()) {
       const name = `s${record.sender} n${record.seq} to ${record.recipient.username}`;
       if (record.status === 201 && record.deliveries === 0) this.violations.add("lost", `${name} accepted but never delivered`);
-      if (record.status !== 201 && record.deliveries > 0) this.violations.add("unaccepted-delivered", `${name} got ${record.status} yet was delivered`);
+      if (record.status !== 201 && record.deliveries > 0)
+        this.violations.add("unaccepted-delivered", `${name} got ${record.status} yet was delivered`);
       if (record.status === 201 && record.deliveries > 0 && record.deliveredId !== record.id) {
         this.violations.add("id-mismatch", `${name}: 201 said id ${record.id}, the event said ${record.deliveredId}`);
       }

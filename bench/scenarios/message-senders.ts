@@ -87,7 +87,10 @@ export class Sender {
           } else {
             this.failed = true;
             this.ledger.failedPosts++;
-            this.ledger.violations.add("post-failed", `s${this.index} n${seq}: ${response.status} ${response.body.slice(0, 120)}`);
+            this.ledger.violations.add(
+              "post-failed",
+              `s${this.index} n${seq}: ${response.status} ${response.body.slice(0, 120)}`,
+            );
           }
         },
         (error: Error) => {

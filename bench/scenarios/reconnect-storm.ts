@@ -21,7 +21,13 @@ export async function runReconnectStorm(options: BenchOptions): Promise<Scenario
   const result: ScenarioResult = {
     id: "reconnect-storm",
     title: "4. Reconnect storm",
-    parameters: { streams: n, senders: senderCount, "offered rate": `${rate}/s`, "traffic length": `${durationMs / 1000} s`, "reconnects in flight": options.concurrency * 4 },
+    parameters: {
+      streams: n,
+      senders: senderCount,
+      "offered rate": `${rate}/s`,
+      "traffic length": `${durationMs / 1000} s`,
+      "reconnects in flight": options.concurrency * 4,
+    },
     figures: [],
     checks: [],
     targets: [],
@@ -57,12 +63,18 @@ export async function runReconnectStorm(options: BenchOptions): Promise<Scenario
     });
     const reopenedAt = streams.reduce((latest, stream) => Math.max(latest, stream.openedAt), droppedAt);
     const caughtUp = await waitUntil(() => ackedBeforeDrop.every((record) => record.deliveries > 0), CATCH_UP_TIMEOUT_MS, 5);
-    const caughtUpAt = caughtUp ? ackedBeforeDrop.reduce((latest, record) => Math.max(latest, record.deliveredAt), reopenedAt) : Number.NaN;
-    options.log(`  all ${n} streams reopened after ${formatMs(reopenedAt - droppedAt)}, caught up after ${formatMs(caughtUpAt - droppedAt)}`);
+    const caughtUpAt = caughtUp
+      ? ackedBeforeDrop.reduce((latest, record) => Math.max(latest, record.deliveredAt), reopenedAt)
+      : Number.NaN;
+    options.log(
+      `  all ${n} streams reopened after ${formatMs(reopenedAt - droppedAt)}, caught up after ${formatMs(caughtUpAt - droppedAt)}`,
+    );
 
     const { startedAt, gaveUpAt, planned } = await traffic;
     if (gaveUpAt !== undefined) {
-      result.notes.push(`the server fell more than 1 s of offered load behind, so the generator stopped offering after ${formatMs(gaveUpAt - startedAt)} (${formatCount(planned)} messages).`);
+      result.notes.push(
+        `the server fell more than 1 s of offered load behind, so the generator stopped offering after ${formatMs(gaveUpAt - startedAt)} (${formatCount(planned)} messages).`,
+      );
     }
     const drained = await waitUntil(() => ledger.undelivered() === 0, CATCH_UP_TIMEOUT_MS);
     const cpu = meter.stop();
@@ -76,13 +88,23 @@ export async function runReconnectStorm(options: BenchOptions): Promise<Scenario
       { label: `time to reopen all ${formatCount(n)} streams with Last-Event-ID`, value: formatMs(reopenedAt - droppedAt), cpu },
       { label: "time until every message accepted before the drop was delivered", value: formatMs(caughtUpAt - droppedAt), cpu },
       { label: "messages accepted before the drop but delivered after it (replayed or in flight)", value: formatCount(replayed) },
-      { label: "messages during the run: offered / accepted / delivered", value: `${formatCount(figures.offered)} / ${formatCount(figures.accepted)} / ${formatCount(figures.delivered)}`, cpu },
+      {
+        label: "messages during the run: offered / accepted / delivered",
+        value: `${formatCount(figures.offered)} / ${formatCount(figures.accepted)} / ${formatCount(figures.delivered)}`,
+        cpu,
+      },
       { label: "accepted rate", value: formatRate(figures.acceptedPerSecond, "msg"), cpu },
       { label: "send → delivery across the storm (open loop)", value: formatLatency(figures.deliveryLatency.summary()), cpu },
     );
     result.metrics = { reopenMs: reopenedAt - droppedAt, caughtUpMs: caughtUpAt - droppedAt, replayed };
     result.checks.push(
-      { name: "every stream caught up after the reconnect", ok: caughtUp, detail: caughtUp ? "" : `${ackedBeforeDrop.filter((record) => record.deliveries === 0).length} messages missing after ${CATCH_UP_TIMEOUT_MS / 1000} s` },
+      {
+        name: "every stream caught up after the reconnect",
+        ok: caughtUp,
+        detail: caughtUp
+          ? ""
+          : `${ackedBeforeDrop.filter((record) => record.deliveries === 0).length} messages missing after ${CATCH_UP_TIMEOUT_MS / 1000} s`,
+      },
       { name: "all traffic drained", ok: drained, detail: drained ? "" : `${ledger.undelivered()} undelivered` },
       ...ledger.violations.checks({
         "post-failed": "every POST /messages answered 201",

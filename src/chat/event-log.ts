@@ -15,7 +15,11 @@ export async function appendEvents(
   type: DurableEventType,
   data: Record<string, unknown>,
 ): Promise<Map<string, DurableEvent>> {
-  const appended = await appendEventRows(hub, tx, recipients.map((username) => ({ username, type, data })));
+  const appended = await appendEventRows(
+    hub,
+    tx,
+    recipients.map((username) => ({ username, type, data })),
+  );
   return new Map(appended.map((event, index) => [recipients[index] as string, event]));
 }
 
@@ -30,7 +34,10 @@ export async function appendEventRows(hub: Hub, tx: Transaction, entries: readon
   if (entries.length === 0) return [];
   const names = [...new Set(entries.map((entry) => entry.username))];
   if (names.length > 1) await lockUsers(tx, names);
-  const ids = await numberEvents(tx, entries.map((entry) => entry.username));
+  const ids = await numberEvents(
+    tx,
+    entries.map((entry) => entry.username),
+  );
   const appended = entries.map(({ type, data }, index): DurableEvent => ({ id: ids[index] as number, type, data }));
   await storeEvents(hub, tx, entries, appended);
   return appended;
@@ -77,7 +84,12 @@ async function numberEvents(tx: Transaction, usernames: readonly string[]): Prom
 }
 
 /** Stores numbered events (entries[i] numbered as appended[i]) and, in the same statement, the hub's commit notice. */
-async function storeEvents(hub: Hub, tx: Transaction, entries: readonly NewEvent[], appended: readonly DurableEvent[]): Promise<void> {
+async function storeEvents(
+  hub: Hub,
+  tx: Transaction,
+  entries: readonly NewEvent[],
+  appended: readonly DurableEvent[],
+): Promise<void> {
   const rows = appended.map((event, index) => ({ ...event, username: (entries[index] as NewEvent).username }));
   const insert = sql`insert into ${events} (username, id, type, data)
                      select username, id, type, data from jsonb_to_recordset(${jsonRows(rows)}) as t(username text, id bigint, type text, data jsonb)`;

@@ -69,7 +69,12 @@ class EventStream implements Subscriber, SinkEvents {
   ) {
     this.username = options.username;
     this.sessionId = options.sessionId;
-    this.info = { username: options.username, sessionId: options.sessionId, requestId: options.requestId, lastEventId: options.lastEventId };
+    this.info = {
+      username: options.username,
+      sessionId: options.sessionId,
+      requestId: options.requestId,
+      lastEventId: options.lastEventId,
+    };
     this.sink = connect(this);
     options.telemetry?.streamOpened(this.info);
     this.start().catch((error: unknown) => this.fail(error));
@@ -255,7 +260,10 @@ export function responseSink(response: ServerResponse): (events: SinkEvents) => 
 }
 
 /** A sink read as a web ReadableStream (for a fetch-style caller: app.request() in-process). */
-export function webStreamSink(bufferBytes: number): { readable: ReadableStream<Uint8Array>; connect: (events: SinkEvents) => StreamSink } {
+export function webStreamSink(bufferBytes: number): {
+  readable: ReadableStream<Uint8Array>;
+  connect: (events: SinkEvents) => StreamSink;
+} {
   let events: SinkEvents | undefined;
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   const readable = new ReadableStream<Uint8Array>(

@@ -71,9 +71,19 @@ function publishMessages(context: Pick<ChatContext, "hub" | "telemetry">, stored
  * message to an unknown user or a blocker gets its own error, the others are stored with their
  * recipient's numbered event and the hub's notice. One round trip for the whole batch.
  */
-async function storeMessages(hub: Hub, db: Database | Transaction, sends: readonly MessageSend[]): Promise<BatchOutcome<StoredMessage>[]> {
+async function storeMessages(
+  hub: Hub,
+  db: Database | Transaction,
+  sends: readonly MessageSend[],
+): Promise<BatchOutcome<StoredMessage>[]> {
   const recipients = [...new Set(sends.map((send) => send.to))];
-  const input = sends.map(({ from, to, text, sentAt }, ord) => ({ ord, sender: from, recipient: to, text, sent_at: sentAt.toISOString() }));
+  const input = sends.map(({ from, to, text, sentAt }, ord) => ({
+    ord,
+    sender: from,
+    recipient: to,
+    text,
+    sent_at: sentAt.toISOString(),
+  }));
   const notice = hub.noticeQuery?.(sql.raw("bumped"));
   // - recipient: every recipient known and enabled, whether online; their rows locked in name
   //   order, as the event counters need (see lockUsers in event-log.ts).
@@ -136,7 +146,8 @@ async function storeMessages(hub: Hub, db: Database | Transaction, sends: readon
   return rows.map((row, index): BatchOutcome<StoredMessage> => {
     const { from, to, text, sentAt } = sends[index] as MessageSend;
     if (!row.known) return { error: new AppError("unknown_user", INVALID_USER) };
-    if (row.blocked) return { error: new AppError("blocked", "Your message could not be delivered as the recipient has blocked you") };
+    if (row.blocked)
+      return { error: new AppError("blocked", "Your message could not be delivered as the recipient has blocked you") };
     if (row.message_id === null || row.event_id === null) throw new Error("message batch left an accepted send unnumbered");
     const view: MessageView = { id: Number(row.message_id), from, to, text, sentAt: sentAt.toISOString() };
     const event: DurableEvent = { id: Number(row.event_id), type: "message", data: view };
@@ -145,11 +156,7 @@ async function storeMessages(hub: Hub, db: Database | Transaction, sends: readon
 }
 
 /** History: my messages (with one user, or all), newest first, paged by id. */
-export async function listMessages(
-  db: Database,
-  caller: string,
-  options: { with?: string; before?: number; limit: number },
-) {
+export async function listMessages(db: Database, caller: string, options: { with?: string; before?: number; limit: number }) {
   if (options.with !== undefined) await requireUser(db, options.with);
   const mine = or(eq(messages.sender, caller), eq(messages.recipient, caller));
   const other = options.with;

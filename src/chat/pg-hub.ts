@@ -22,7 +22,11 @@ type Notice =
  * commits; they carry only (user, id), and a stream reads the log for anything past its last id.
  * When the LISTEN connection comes back after a drop, every local stream re-reads the log.
  */
-export async function createPostgresHub(client: postgres.Sql, db: Database, local: LocalHub): Promise<Hub & { stop(): Promise<void> }> {
+export async function createPostgresHub(
+  client: postgres.Sql,
+  db: Database,
+  local: LocalHub,
+): Promise<Hub & { stop(): Promise<void> }> {
   const instance = randomUUID();
   let listening = false;
 

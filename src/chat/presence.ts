@@ -29,6 +29,12 @@ export async function announcePresence(db: Database, hub: Hub, username: string,
 }
 
 /** announcePresence, with the users `username` blocked already at hand. */
-export function announcePresenceTo(hub: Hub, username: string, status: "online" | "offline", at: Date, blocked: readonly string[]) {
+export function announcePresenceTo(
+  hub: Hub,
+  username: string,
+  status: "online" | "offline",
+  at: Date,
+  blocked: readonly string[],
+) {
   hub.announce({ type: "presence", data: { username, status, at: at.toISOString() } }, username, new Set(blocked));
 }

@@ -67,7 +67,9 @@ export async function endPrivateSessions(
   only?: string,
 ): Promise<number> {
   const { db, hub } = context;
-  const involves = only ? between(username, only) : or(eq(privateSessions.initiator, username), eq(privateSessions.peer, username));
+  const involves = only
+    ? between(username, only)
+    : or(eq(privateSessions.initiator, username), eq(privateSessions.peer, username));
   const notices = await db.transaction(async (tx) => {
     const ended = await tx
       .update(privateSessions)
@@ -91,7 +93,12 @@ export async function listPrivate(db: Database, caller: string) {
     rows.map(async (row) => {
       const username = row.initiator === caller ? row.peer : row.initiator;
       const peer = await liveAddress(db, username);
-      return { username, address: peer?.address ?? null, startedAt: row.startedAt.toISOString(), startedByMe: row.initiator === caller };
+      return {
+        username,
+        address: peer?.address ?? null,
+        startedAt: row.startedAt.toISOString(),
+        startedByMe: row.initiator === caller,
+      };
     }),
   );
 }

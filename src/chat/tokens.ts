@@ -50,7 +50,8 @@ export async function createTokens(secret: Uint8Array<ArrayBuffer>): Promise<Tok
       if (known) return known.expiresAtMs > Date.now() ? { sessionId: known.sessionId, username: known.username } : undefined;
       try {
         const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"] });
-        if (typeof payload.sid !== "string" || typeof payload.sub !== "string" || typeof payload.exp !== "number") return undefined;
+        if (typeof payload.sid !== "string" || typeof payload.sub !== "string" || typeof payload.exp !== "number")
+          return undefined;
         const claims = { sessionId: payload.sid, username: payload.sub };
         verified.set(token, { ...claims, expiresAtMs: payload.exp * 1000 });
         return claims;

@@ -12,10 +12,7 @@ export type Command =
   | { name: "stopprivate"; user: string }
   | { name: "help" };
 
-export type ParsedLine =
-  | { kind: "command"; command: Command }
-  | { kind: "invalid"; usage?: string }
-  | { kind: "empty" };
+export type ParsedLine = { kind: "command"; command: Command } | { kind: "invalid"; usage?: string } | { kind: "empty" };
 
 export const INVALID_COMMAND = "Error. Invalid command";
 

@@ -10,9 +10,7 @@ export type LoginContext = {
   p2pHost?: string;
 };
 
-export type LoginResult =
-  | { kind: "logged-in"; token: string; username: string }
-  | { kind: "gave-up"; exitCode: number };
+export type LoginResult = { kind: "logged-in"; token: string; username: string } | { kind: "gave-up"; exitCode: number };
 
 /**
  * Asks for a username and password until the server lets us in, like the original client:

@@ -32,7 +32,10 @@ export const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.me
 export async function openPglite(dataDir?: string): Promise<DatabaseHandle> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const client = await PGlite.create(dataDir);
-  return wrapPglite(client, dataDir ? `embedded PGlite in ${dataDir}, single instance` : "embedded PGlite in memory, single instance");
+  return wrapPglite(
+    client,
+    dataDir ? `embedded PGlite in ${dataDir}, single instance` : "embedded PGlite in memory, single instance",
+  );
 }
 
 /** Wraps an already-open PGlite (tests clone a migrated one) and makes sure it is migrated. */
@@ -131,7 +134,15 @@ export function sqlState(error: unknown): string | undefined {
   return undefined;
 }
 
-const CONNECTION_ERRORS = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED", "CONNECT_TIMEOUT", "ECONNREFUSED", "ECONNRESET", "EPIPE"]);
+const CONNECTION_ERRORS = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_DESTROYED",
+  "CONNECTION_ENDED",
+  "CONNECT_TIMEOUT",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+]);
 
 /** A lost or refused database connection (server restarting, backend terminated), as opposed to a bad query. */
 export function isDatabaseUnavailable(error: unknown): boolean {

@@ -22,7 +22,10 @@ function latestMigrationMillis(): Promise<number> {
 export async function checkDatabase(db: Database): Promise<DatabaseStatus> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<DatabaseStatus>((resolve) => {
-    timer = setTimeout(() => resolve({ ready: false, reason: `the database did not answer within ${READY_TIMEOUT_MS} ms` }), READY_TIMEOUT_MS);
+    timer = setTimeout(
+      () => resolve({ ready: false, reason: `the database did not answer within ${READY_TIMEOUT_MS} ms` }),
+      READY_TIMEOUT_MS,
+    );
   });
   try {
     return await Promise.race([readMigrationState(db), timeout]);

@@ -46,7 +46,9 @@ export const sessions = pgTable(
   },
   (table) => [
     // At most one live session per user, whichever instance tries to create it.
-    uniqueIndex("sessions_one_live_per_user").on(table.username).where(sql`${table.endedAt} is null`),
+    uniqueIndex("sessions_one_live_per_user")
+      .on(table.username)
+      .where(sql`${table.endedAt} is null`),
     index("sessions_ended_at").on(table.endedAt),
   ],
 );

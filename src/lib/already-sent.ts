@@ -13,7 +13,9 @@ export const alreadySent = () => new Response(null, { headers: { [ALREADY_SENT_H
  * node-server leaves alone only its own RESPONSE_ALREADY_SENT (it would write a second head for a
  * copy), so the mark is swapped for it here.
  */
-export function nodeServerFetch(app: { fetch: (request: Request, env: HttpBindings | Http2Bindings) => Response | Promise<Response> }) {
+export function nodeServerFetch(app: {
+  fetch: (request: Request, env: HttpBindings | Http2Bindings) => Response | Promise<Response>;
+}) {
   return async (request: Request, env: HttpBindings | Http2Bindings): Promise<Response> => {
     const response = await app.fetch(request, env);
     return response.headers.get(ALREADY_SENT_HEADER) === "true" ? RESPONSE_ALREADY_SENT : response;

@@ -17,7 +17,11 @@ export const ProblemSchema = z
       .array(z.object({ path: z.string(), message: z.string() }))
       .optional()
       .openapi({ description: "Each invalid field (validation_error only)." }),
-    attemptsLeft: z.number().int().optional().openapi({ description: "Wrong password for an existing user: tries left before lockout." }),
+    attemptsLeft: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: "Wrong password for an existing user: tries left before lockout." }),
     retryAfter: z.number().int().optional().openapi({ description: "Seconds to wait (423, 429); also in Retry-After." }),
   })
   .openapi("Problem");
@@ -73,6 +77,5 @@ export function createRouter() {
 /** PostgreSQL text cannot hold U+0000: strings bound for the database refuse it here (400), not there (500). */
 export const NUL_FREE = /^[^\u0000]*$/;
 export const NUL_MESSAGE = "must not contain the NUL character (U+0000)";
-
 
 export const bearerSecurity = [{ bearerAuth: [] }];

@@ -19,11 +19,9 @@ async function spend(limiter: RateLimiterMemory | undefined, key: string | undef
   } catch (rejection) {
     if (!(rejection instanceof RateLimiterRes)) throw rejection;
     const retryAfter = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
-    throw new AppError(
-      "rate_limited",
-      `Too many ${what}: at most ${limiter.points} a minute. Try again in ${retryAfter} s`,
-      { retryAfter },
-    );
+    throw new AppError("rate_limited", `Too many ${what}: at most ${limiter.points} a minute. Try again in ${retryAfter} s`, {
+      retryAfter,
+    });
   }
 }
 

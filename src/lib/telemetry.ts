@@ -22,7 +22,10 @@ export function createTelemetry(logger: Logger, metrics: Metrics): ChatTelemetry
   });
   return {
     sessionStarted(session) {
-      logger.info({ event: "session_started", user: session.username, sessionId: session.sessionId }, `session started: ${session.username}`);
+      logger.info(
+        { event: "session_started", user: session.username, sessionId: session.sessionId },
+        `session started: ${session.username}`,
+      );
     },
     sessionEnded(session, reason) {
       logger.info(
@@ -55,7 +58,10 @@ export function createTelemetry(logger: Logger, metrics: Metrics): ChatTelemetry
       const opened = openedAt.get(stream);
       const durationMs = opened === undefined ? undefined : Date.now() - opened;
       const level = reason === "slow_reader" || reason === "error" ? "warn" : "info";
-      logger[level]({ event: "stream_closed", ...streamFields(stream), reason, durationMs }, `event stream closed (${reason}): ${stream.username}`);
+      logger[level](
+        { event: "stream_closed", ...streamFields(stream), reason, durationMs },
+        `event stream closed (${reason}): ${stream.username}`,
+      );
     },
     eventsDelivered(type, count) {
       metrics.eventsDelivered.inc({ type }, count);

@@ -50,7 +50,8 @@ const eventsRoute = createRoute({
       content: {
         "text/event-stream": {
           schema: z.string().openapi({
-            example: 'id: 3\nevent: message\ndata: {"id":12,"from":"hans","to":"luke","text":"Hey Dude","sentAt":"2026-11-25T14:00:00.000Z"}\n\n',
+            example:
+              'id: 3\nevent: message\ndata: {"id":12,"from":"hans","to":"luke","text":"Hey Dude","sentAt":"2026-11-25T14:00:00.000Z"}\n\n',
           }),
         },
       },
@@ -86,7 +87,8 @@ export function eventRoutes(context: ChatContext) {
       // make worth it: no web stream and no reader loop per connection. The head carries every
       // header set so far (request id, CORS); hono's CORS adds Vary only after the handler.
       const draft = c.body(null, 200, headers).headers;
-      if (draft.has("access-control-allow-origin") && draft.get("access-control-allow-origin") !== "*") draft.append("vary", "Origin");
+      if (draft.has("access-control-allow-origin") && draft.get("access-control-allow-origin") !== "*")
+        draft.append("vary", "Origin");
       outgoing.writeHead(200, Object.fromEntries(draft));
       openEventStream(options, responseSink(outgoing));
       return alreadySent();

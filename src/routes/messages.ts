@@ -34,14 +34,23 @@ const sendRoute = createRoute({
 
 const HistoryQuery = z.object({
   with: Username.optional().openapi({ description: "Only the conversation with this user." }),
-  before: z.coerce.number().int().min(1).optional().openapi({ description: "Messages with a smaller id (the previous page's `nextBefore`)." }),
+  before: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .openapi({ description: "Messages with a smaller id (the previous page's `nextBefore`)." }),
   limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ example: 50 }),
 });
 
 const History = z
   .object({
     messages: z.array(Message),
-    nextBefore: z.number().int().nullable().openapi({ description: "Pass as `before` for the next (older) page; null on the last page." }),
+    nextBefore: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "Pass as `before` for the next (older) page; null on the last page." }),
   })
   .openapi("MessageHistory");
 

@@ -57,7 +57,9 @@ const metricsRoute = createRoute({
       description: "The metrics",
       content: {
         "text/plain; version=0.0.4": {
-          schema: z.string().openapi({ example: "# TYPE chat_messages_accepted_total counter\nchat_messages_accepted_total 12\n" }),
+          schema: z
+            .string()
+            .openapi({ example: "# TYPE chat_messages_accepted_total counter\nchat_messages_accepted_total 12\n" }),
         },
       },
     },

@@ -53,7 +53,8 @@ const stopRoute = createRoute({
   path: "/private/{username}",
   tags: ["Private chat"],
   summary: "Stop a private chat (stopprivate <user>)",
-  description: "Either side may stop it; the other gets `private_stopped` with reason `stopped`. 404 `private_not_enabled` when there is none.",
+  description:
+    "Either side may stop it; the other gets `private_stopped` with reason `stopped`. 404 `private_not_enabled` when there is none.",
   security: bearerSecurity,
   request: { params: UsernameParam },
   responses: { 204: { description: "Stopped" }, ...problemResponses(400, 401, 404, 422) },

@@ -39,9 +39,7 @@ export const UsernameParam = z.object({
   username: Username.openapi({ param: { name: "username", in: "path" }, example: "luke" }),
 });
 
-export const UserList = z
-  .object({ users: z.array(z.string()).openapi({ example: ["luke", "yoda"] }) })
-  .openapi("UserList");
+export const UserList = z.object({ users: z.array(z.string()).openapi({ example: ["luke", "yoda"] }) }).openapi("UserList");
 
 export const Message = z
   .object({

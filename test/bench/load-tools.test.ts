@@ -8,8 +8,14 @@ import { Samples, upsertSection } from "../../bench/report.js";
 
 /** SSE bodies the test server sends, written in the given pieces with a pause between. */
 const sseScripts: Record<string, string[]> = {
-  split: ["retry: 1000\n\n", "event: presence\ndata: {\"username\":\"a\"}\n", "\nid: 1\nevent: mess", 'age\ndata: {"n":1}\n\n', "event: presence\ndata: {}\n\n: ping\n\n"],
-  crlf: ["retry: 1000\r\n\r\nid: 7\r\nevent: message\r\ndata: {\"n\":7}\r\n\r\n"],
+  split: [
+    "retry: 1000\n\n",
+    'event: presence\ndata: {"username":"a"}\n',
+    "\nid: 1\nevent: mess",
+    'age\ndata: {"n":1}\n\n',
+    "event: presence\ndata: {}\n\n: ping\n\n",
+  ],
+  crlf: ['retry: 1000\r\n\r\nid: 7\r\nevent: message\r\ndata: {"n":7}\r\n\r\n'],
 };
 
 let server: http.Server;
@@ -24,7 +30,11 @@ beforeAll(async () => {
     if (url.pathname === "/echo") {
       const chunks: Buffer[] = [];
       for await (const chunk of request) chunks.push(chunk as Buffer);
-      const body = JSON.stringify({ method: request.method, auth: request.headers.authorization, body: Buffer.concat(chunks).toString() });
+      const body = JSON.stringify({
+        method: request.method,
+        auth: request.headers.authorization,
+        body: Buffer.concat(chunks).toString(),
+      });
       response.writeHead(201, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
       response.end(body);
     } else if (url.pathname === "/chunked") {
@@ -45,7 +55,12 @@ beforeAll(async () => {
       if (script === "unicode") {
         const bytes = Buffer.from('id: 2\nevent: message\ndata: {"text":"héllo ✓"}\n\n');
         // Split inside the multi-byte characters.
-        for (const [start, end] of [[0, 38], [38, 39], [39, 48], [48, bytes.length]] as const) {
+        for (const [start, end] of [
+          [0, 38],
+          [38, 39],
+          [39, 48],
+          [48, bytes.length],
+        ] as const) {
           response.write(bytes.subarray(start, end));
           await new Promise((resolve) => setTimeout(resolve, 5));
         }

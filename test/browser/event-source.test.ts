@@ -65,7 +65,9 @@ describe.skipIf(!browserAvailable && process.env.CI !== "true")("a page on anoth
     page = await browser.newPage();
     page.on("request", (request) => {
       if (new URL(request.url()).pathname !== "/events" || request.method() !== "GET") return;
-      void request.allHeaders().then((headers) => streamRequests.push({ url: request.url(), lastEventId: headers["last-event-id"] }));
+      void request
+        .allHeaders()
+        .then((headers) => streamRequests.push({ url: request.url(), lastEventId: headers["last-event-id"] }));
     });
     await page.goto(`${pageOrigin}/`);
   }, 120_000);
@@ -89,11 +91,9 @@ describe.skipIf(!browserAvailable && process.env.CI !== "true")("a page on anoth
   it("logs in with fetch, streams with the token in the query, and resumes without loss after the server drops it", async () => {
     const login = await page.evaluate(
       ([api, username, password]) =>
-        (window as unknown as { connect(a: string, u: string, p: string): Promise<{ token: string; requestId: string | null }> }).connect(
-          api!,
-          username!,
-          password!,
-        ),
+        (
+          window as unknown as { connect(a: string, u: string, p: string): Promise<{ token: string; requestId: string | null }> }
+        ).connect(api!, username!, password!),
       [server.url, "luke", passwordOf("luke")],
     );
     expect(login.requestId).toMatch(/.+/); // X-Request-Id is exposed to the page
@@ -107,7 +107,10 @@ describe.skipIf(!browserAvailable && process.env.CI !== "true")("a page on anoth
     const hans = ((await hansLogin.json()) as { token: string }).token;
     await asHans("/messages", hans, { to: "luke", text: "Hey Dude" });
     await asHans("/broadcasts", hans, { text: "Hello everyone" });
-    await vi.waitFor(async () => expect((await received()).map((event) => event.type)).toEqual(["presence", "message", "broadcast"]), WAIT);
+    await vi.waitFor(
+      async () => expect((await received()).map((event) => event.type)).toEqual(["presence", "message", "broadcast"]),
+      WAIT,
+    );
     const before = await received();
     expect(before[0]!.data).toMatchObject({ username: "hans", status: "online" });
     expect(before[1]!.data).toMatchObject({ from: "hans", to: "luke", text: "Hey Dude" });
@@ -125,7 +128,12 @@ describe.skipIf(!browserAvailable && process.env.CI !== "true")("a page on anoth
 
     const all = await received();
     const durable = all.filter((event) => event.type === "message" || event.type === "broadcast");
-    expect(durable.map((event) => event.data.text)).toEqual(["Hey Dude", "Hello everyone", "while you were away", "and now, live"]);
+    expect(durable.map((event) => event.data.text)).toEqual([
+      "Hey Dude",
+      "Hello everyone",
+      "while you were away",
+      "and now, live",
+    ]);
     const ids = durable.map((event) => Number(event.id));
     expect(ids).toEqual([ids[0], ids[0]! + 1, ids[0]! + 2, ids[0]! + 3]); // no gap, no duplicate
     const state = await page.evaluate(() => {

@@ -27,17 +27,28 @@ describe("session cache", () => {
     return { cache, made };
   }
   async function newSession(username: string) {
-    await database.db.update(sessions).set({ endedAt: sql`now()` }).where(eq(sessions.username, username));
+    await database.db
+      .update(sessions)
+      .set({ endedAt: sql`now()` })
+      .where(eq(sessions.username, username));
     const [row] = await database.db.insert(sessions).values({ username }).returning({ id: sessions.id });
     return row!.id;
   }
-  const endInDatabase = (id: string) => database.db.update(sessions).set({ endedAt: sql`now()` }).where(eq(sessions.id, id));
-  const activityOf = async (id: string) => (await database.db.select().from(sessions).where(eq(sessions.id, id)))[0]!.lastActivityAt;
+  const endInDatabase = (id: string) =>
+    database.db
+      .update(sessions)
+      .set({ endedAt: sql`now()` })
+      .where(eq(sessions.id, id));
+  const activityOf = async (id: string) =>
+    (await database.db.select().from(sessions).where(eq(sessions.id, id)))[0]!.lastActivityAt;
 
   it("asks the database once per tenth of the timeout, and records activity on that request", async () => {
     const { cache, made } = countedCache();
     const id = await newSession("hans");
-    await database.db.update(sessions).set({ lastActivityAt: sql`now() - interval '10 seconds'` }).where(eq(sessions.id, id));
+    await database.db
+      .update(sessions)
+      .set({ lastActivityAt: sql`now() - interval '10 seconds'` })
+      .where(eq(sessions.id, id));
     const before = await activityOf(id);
     const owners = await Promise.all(Array.from({ length: 5 }, () => cache.owner(id, true)));
     for (let call = 0; call < 20; call++) owners.push(await cache.owner(id, true));

@@ -27,9 +27,7 @@ describe("logging in with the terminal client", () => {
   it("asks for the username again after an unknown one", async () => {
     const client = startClient(chatServer(), "lea", "whatever", "leia", passwordOf("leia"), "logout");
     expect(await client.exit).toBe(0);
-    expect(client.output()).toBe(
-      `Username: Password: Invalid Username. Please try again\nUsername: Password: ${WELCOME}\n`,
-    );
+    expect(client.output()).toBe(`Username: Password: Invalid Username. Please try again\nUsername: Password: ${WELCOME}\n`);
   });
 
   it("refuses a second login of a user already logged in", async () => {

@@ -4,7 +4,19 @@ import { queryRows } from "../../src/db/client.js";
 import { apiLogin, everythingStored, historyTexts, logIn, useChatServer, type PipedClient } from "./harness.js";
 
 const chatServer = useChatServer([
-  "hans", "luke", "yoda", "leia", "obiwan", "padme", "anakin", "chewie", "lando", "rey", "finn", "jabba", "bb8",
+  "hans",
+  "luke",
+  "yoda",
+  "leia",
+  "obiwan",
+  "padme",
+  "anakin",
+  "chewie",
+  "lando",
+  "rey",
+  "finn",
+  "jabba",
+  "bb8",
 ]);
 
 afterEach(() => vi.restoreAllMocks());

@@ -3,7 +3,20 @@ import { logIn, useChatServer, WAIT_MS, WELCOME } from "./harness.js";
 
 // The original's sample sessions, each with its own users on one server.
 const chatServer = useChatServer([
-  "hans", "leia", "luke", "yoda", "obiwan", "vader", "padme", "anakin", "chewie", "lando", "rey", "finn", "poe", "bb8",
+  "hans",
+  "leia",
+  "luke",
+  "yoda",
+  "obiwan",
+  "vader",
+  "padme",
+  "anakin",
+  "chewie",
+  "lando",
+  "rey",
+  "finn",
+  "poe",
+  "bb8",
 ]);
 
 const LOGGED_IN = `Username: Password: ${WELCOME}\n`;
@@ -45,9 +58,7 @@ describe("users chatting through the server", () => {
     await luke.sees("yoda logged out\n");
 
     expect(obiwan.output()).toBe(`${LOGGED_IN}luke logged in\nyoda logged in\nluke: Hey Dude\nyoda logged out\n`);
-    expect(luke.output()).toBe(
-      `${LOGGED_IN}yoda logged in\nyoda: Do or do not\nobiwan: Hello there\nyoda logged out\n`,
-    );
+    expect(luke.output()).toBe(`${LOGGED_IN}yoda logged in\nyoda: Do or do not\nobiwan: Hello there\nyoda logged out\n`);
     expect(yoda.output()).toBe(`${LOGGED_IN}obiwan: Hello there\n`);
   });
 

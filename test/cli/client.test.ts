@@ -47,9 +47,7 @@ async function loggedIn(username: string, password: string) {
   const client = startClient(username, password);
   await client.sees("Welcome to the greatest messaging application ever!\n");
   const streamOpened = () =>
-    server.requests.some(
-      (request) => request.path === "/events" && request.headers.authorization === `Bearer token-${username}`,
-    );
+    server.requests.some((request) => request.path === "/events" && request.headers.authorization === `Bearer token-${username}`);
   await vi.waitFor(() => expect(streamOpened()).toBe(true));
   return client;
 }
@@ -68,8 +66,7 @@ describe("logging in", () => {
     const client = startClient("han", "falcon", "hans", "falcon", "logout");
     expect(await client.exit).toBe(0);
     expect(client.output()).toBe(
-      "Username: Password: Error. Invalid user\n" +
-        "Username: Password: Welcome to the greatest messaging application ever!\n",
+      "Username: Password: Error. Invalid user\n" + "Username: Password: Welcome to the greatest messaging application ever!\n",
     );
   });
 

@@ -1,11 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  createFrameReader,
-  decodeFrame,
-  encodeFrame,
-  MAX_FRAME_LENGTH,
-  type PeerFrame,
-} from "../../src/cli/peer-frames.js";
+import { createFrameReader, decodeFrame, encodeFrame, MAX_FRAME_LENGTH, type PeerFrame } from "../../src/cli/peer-frames.js";
 
 function readFrames(chunks: string[]) {
   const frames: PeerFrame[] = [];
@@ -50,8 +44,7 @@ describe("peer frames", () => {
 
 describe("the frame reader", () => {
   it("finds frames whatever the chunk boundaries", () => {
-    const stream =
-      encodeFrame({ type: "hello", from: "hans" }) + encodeFrame({ type: "message", from: "hans", text: "hi" });
+    const stream = encodeFrame({ type: "hello", from: "hans" }) + encodeFrame({ type: "message", from: "hans", text: "hi" });
     const { frames, malformed } = readFrames([stream.slice(0, 7), stream.slice(7, 40), stream.slice(40)]);
     expect(frames).toEqual([
       { type: "hello", from: "hans" },

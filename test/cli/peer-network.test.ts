@@ -72,18 +72,14 @@ describe("private messaging between two peers", () => {
     const yoda = await peerFor("yoda", 200);
     const luke = await peerFor("luke", 200);
 
-    await expect(yoda.network.connect("luke", luke.address)).rejects.toThrow(
-      "Error. luke did not accept the private connection",
-    );
+    await expect(yoda.network.connect("luke", luke.address)).rejects.toThrow("Error. luke did not accept the private connection");
     expect(luke.network.isConnected("yoda")).toBe(false);
     expect(luke.notices).toEqual([]);
   });
 
   it("says private messaging is not enabled without a session", async () => {
     const hans = await peerFor("hans");
-    expect(() => hans.network.send("luke", "hey")).toThrow(
-      new PeerError("Error. Private messaging to luke not enabled"),
-    );
+    expect(() => hans.network.send("luke", "hey")).toThrow(new PeerError("Error. Private messaging to luke not enabled"));
   });
 
   it("gives a clear error when the peer's address does not answer", async () => {

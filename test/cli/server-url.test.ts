@@ -11,10 +11,7 @@ describe("the client's [host] [port] arguments", () => {
     expect(serverUrlFromArgs(["::1", "4000"])).toBe("http://[::1]:4000");
   });
 
-  it.each([[["localhost", "port"]], [["localhost", "70000"]], [["a", "1", "extra"]], [["--verbose"]]])(
-    "refuses %j",
-    (args) => {
-      expect(() => serverUrlFromArgs(args)).toThrow();
-    },
-  );
+  it.each([[["localhost", "port"]], [["localhost", "70000"]], [["a", "1", "extra"]], [["--verbose"]]])("refuses %j", (args) => {
+    expect(() => serverUrlFromArgs(args)).toThrow();
+  });
 });

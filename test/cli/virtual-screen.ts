@@ -34,7 +34,8 @@ export class VirtualScreen extends Writable {
     for (const [token, parameter, command] of text.matchAll(sequence)) {
       if (command !== undefined) this.control(command, parameter ? Number(parameter) : undefined);
       else if (token === "\r") this.column = 0;
-      else if (token === "\n") this.moveTo(this.row + 1, 0); // a terminal's ONLCR turns LF into CR LF
+      else if (token === "\n")
+        this.moveTo(this.row + 1, 0); // a terminal's ONLCR turns LF into CR LF
       else this.put(token);
     }
   }

@@ -6,12 +6,16 @@ import { passwordOf, startTestServer } from "../support/chat.js";
 /** One raw HTTP/1.1 request, so the test decides exactly which length headers go out. */
 function post(url: string, path: string, body: string, headers: Record<string, string>) {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const outgoing = request(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers } }, (response) => {
-      let text = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => (text += chunk));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: text }));
-    });
+    const outgoing = request(
+      `${url}${path}`,
+      { method: "POST", headers: { "content-type": "application/json", ...headers } },
+      (response) => {
+        let text = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => (text += chunk));
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, body: text }));
+      },
+    );
     outgoing.on("error", reject);
     outgoing.end(body);
   });

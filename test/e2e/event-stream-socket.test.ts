@@ -86,11 +86,14 @@ describe("event streams on a real socket", () => {
     const ids = [...stalled.text().matchAll(/^id: (\d+)$/gm)].map((match) => Number(match[1]));
     expect(ids.length).toBeLessThan(sent);
 
-    const resumed = await fetch(`${server.url}/events`, { headers: { authorization: `Bearer ${lukeToken}`, "last-event-id": String(ids.at(-1) ?? 0) } });
+    const resumed = await fetch(`${server.url}/events`, {
+      headers: { authorization: `Bearer ${lukeToken}`, "last-event-id": String(ids.at(-1) ?? 0) },
+    });
     const reader = resumed.body!.getReader();
     let replayed = "";
     const decoder = new TextDecoder();
-    while ((replayed.match(/^event: message$/gm)?.length ?? 0) < sent - ids.length) replayed += decoder.decode((await reader.read()).value, { stream: true });
+    while ((replayed.match(/^event: message$/gm)?.length ?? 0) < sent - ids.length)
+      replayed += decoder.decode((await reader.read()).value, { stream: true });
     const resumedIds = [...replayed.matchAll(/^id: (\d+)$/gm)].map((match) => Number(match[1]));
     expect([...ids, ...resumedIds]).toEqual(Array.from({ length: sent }, (_, index) => index + 1));
     await reader.cancel();

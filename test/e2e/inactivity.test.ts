@@ -40,7 +40,11 @@ describe("inactivity logout over HTTP", () => {
       const lukeStream = await client.events(luke, lukeToken);
       const started = Date.now();
 
-      expect(await lukeStream.next("session_ended", 10_000)).toEqual({ id: undefined, event: "session_ended", data: { reason: "timeout" } });
+      expect(await lukeStream.next("session_ended", 10_000)).toEqual({
+        id: undefined,
+        event: "session_ended",
+        data: { reason: "timeout" },
+      });
       await lukeStream.closed();
       expect(Date.now() - started).toBeLessThan(8000);
       expect((await hansStream.next("presence")).data).toMatchObject({ username: luke, status: "online" });
@@ -54,6 +58,9 @@ describe("inactivity logout over HTTP", () => {
       clearInterval(activity);
       await Promise.all(requests);
     }
-    expect(statuses.filter((status) => status !== 200), `hans's statuses ${statuses}`).toEqual([]);
+    expect(
+      statuses.filter((status) => status !== 200),
+      `hans's statuses ${statuses}`,
+    ).toEqual([]);
   });
 });

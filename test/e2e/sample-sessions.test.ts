@@ -19,7 +19,10 @@ let client: ReturnType<typeof httpClient>;
 const liveTokens = new Set<string>();
 
 beforeAll(async () => {
-  server = await startTestServer(Object.values(users).flatMap((group) => Object.values<string>(group)), { blockDurationSeconds: 1 });
+  server = await startTestServer(
+    Object.values(users).flatMap((group) => Object.values<string>(group)),
+    { blockDurationSeconds: 1 },
+  );
   client = httpClient(server);
 });
 afterEach(async () => {
@@ -73,7 +76,10 @@ describe("sample sessions of the original system", () => {
 
     const refused = await client.call("POST", "/messages", hansToken, { to: yoda, text: "Hi yoda" });
     expect(refused.status).toBe(403);
-    expect(refused.body).toMatchObject({ code: "blocked", detail: "Your message could not be delivered as the recipient has blocked you" });
+    expect(refused.body).toMatchObject({
+      code: "blocked",
+      detail: "Your message could not be delivered as the recipient has blocked you",
+    });
 
     const broadcast = await client.call("POST", "/broadcasts", hansToken, { text: "Hello everyone" });
     expect(broadcast.status).toBe(201);
@@ -152,7 +158,11 @@ describe("sample sessions of the original system", () => {
     const { hans } = users.lockout;
     const first = await client.tryLogin(hans, "wrong");
     expect(first.status).toBe(401);
-    expect(first.body).toMatchObject({ code: "invalid_credentials", detail: "Invalid Password. Please try again", attemptsLeft: 2 });
+    expect(first.body).toMatchObject({
+      code: "invalid_credentials",
+      detail: "Invalid Password. Please try again",
+      attemptsLeft: 2,
+    });
     expect((await client.tryLogin(hans, "wrong")).body.attemptsLeft).toBe(1);
 
     const third = await client.tryLogin(hans, "wrong");

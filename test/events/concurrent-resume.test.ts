@@ -24,13 +24,19 @@ describe("resuming while messages keep arriving", () => {
     let lastId: string | undefined;
     let sending = true;
 
-    const texts = Array.from({ length: MESSAGES }, (_, index) => `message ${index} from ${senders[index % senders.length]!.name}`);
+    const texts = Array.from(
+      { length: MESSAGES },
+      (_, index) => `message ${index} from ${senders[index % senders.length]!.name}`,
+    );
     // Half the messages wait for three reopens, so reopening while sending happens however fast sends are.
     let reopenedWhileSending = 0;
     let reopenedThrice!: () => void;
     const thriceReopened = new Promise<void>((resolve) => (reopenedThrice = resolve));
     let started = 0;
-    const queues = senders.map((sender, senderIndex) => ({ sender, texts: texts.filter((_, index) => index % senders.length === senderIndex) }));
+    const queues = senders.map((sender, senderIndex) => ({
+      sender,
+      texts: texts.filter((_, index) => index % senders.length === senderIndex),
+    }));
     // Every sender keeps a few POSTs in flight at once: concurrent, yet the embedded database's
     // single connection is not so swamped that a reconnect waits for all of them.
     const sent = Promise.all(

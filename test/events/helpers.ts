@@ -22,7 +22,11 @@ export async function waitUntil(check: () => Promise<boolean> | boolean, what: s
 }
 
 /** Takes the next `count` events of `type` from a stream. */
-export async function nextEvents(stream: { next(type?: string, timeoutMs?: number): Promise<ReceivedEvent> }, type: string, count: number) {
+export async function nextEvents(
+  stream: { next(type?: string, timeoutMs?: number): Promise<ReceivedEvent> },
+  type: string,
+  count: number,
+) {
   const taken: ReceivedEvent[] = [];
   for (let index = 0; index < count; index++) taken.push(await stream.next(type, 10_000));
   return taken;

@@ -34,7 +34,11 @@ describe("inactivity logout", () => {
       const lukeToken = await chat.login(luke);
       const idle = await streams.opened(luke, () => chat.events(lukeToken));
 
-      expect(await idle.next("session_ended", 10_000)).toEqual({ id: undefined, event: "session_ended", data: { reason: "timeout" } });
+      expect(await idle.next("session_ended", 10_000)).toEqual({
+        id: undefined,
+        event: "session_ended",
+        data: { reason: "timeout" },
+      });
       await idle.closed();
       expect((await watcher.next("presence")).data).toMatchObject({ username: luke, status: "online" });
       expect((await watcher.next("presence", 10_000)).data).toMatchObject({ username: luke, status: "offline" });
@@ -42,7 +46,10 @@ describe("inactivity logout", () => {
       await watcher.close();
     } finally {
       const statuses = await hansActivity.stop();
-      expect(statuses.filter((status) => status !== 200), `observer statuses ${statuses}`).toEqual([]);
+      expect(
+        statuses.filter((status) => status !== 200),
+        `observer statuses ${statuses}`,
+      ).toEqual([]);
     }
   });
 
@@ -73,7 +80,10 @@ describe("inactivity logout", () => {
     await sleep(2500);
     const statuses = await activity.stop();
     expect(statuses.length).toBeGreaterThanOrEqual(5);
-    expect(statuses.filter((status) => status !== 200), `statuses ${statuses}`).toEqual([]);
+    expect(
+      statuses.filter((status) => status !== 200),
+      `statuses ${statuses}`,
+    ).toEqual([]);
     expect(stream.events.filter((event) => event.event === "session_ended")).toEqual([]);
     expect(stream.ended).toBe(false);
     expect(await statusOf(token)).toBe(200);

@@ -129,7 +129,12 @@ describe("authentication of the stream", () => {
     expect(response.status).toBe(401);
     expect(response.headers.get("content-type")).toMatch(/^application\/problem\+json/);
     expect(response.headers.get("www-authenticate")).toMatch(/^Bearer/);
-    expect(await response.json()).toMatchObject({ status: 401, code: "unauthorized", title: expect.any(String), detail: expect.any(String) });
+    expect(await response.json()).toMatchObject({
+      status: 401,
+      code: "unauthorized",
+      title: expect.any(String),
+      detail: expect.any(String),
+    });
   });
 
   it("refuses a bearer token whose session has ended", async () => {

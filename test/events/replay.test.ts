@@ -68,13 +68,10 @@ describe("messages stored while offline", () => {
     const lastDelivered = Number(delivered[1]!.id);
     await first.close();
     const resumed = await chat.events(lukeToken, { "last-event-id": String(lastDelivered) });
-    await waitUntil(
-      async () => {
-        const [row] = await chat.db.select({ delivered: users.deliveredEventId }).from(users).where(eq(users.username, luke));
-        return (row?.delivered ?? 0) >= lastDelivered;
-      },
-      "the acknowledged id to be saved",
-    );
+    await waitUntil(async () => {
+      const [row] = await chat.db.select({ delivered: users.deliveredEventId }).from(users).where(eq(users.username, luke));
+      return (row?.delivered ?? 0) >= lastDelivered;
+    }, "the acknowledged id to be saved");
 
     const second = await chat.events(lukeToken);
     expect(await second.quietFor(300, "message")).toEqual([]);
@@ -120,7 +117,10 @@ describe("resuming a stream", () => {
   }
 
   /** The resumed stream gets m3, m4, m5 and then only what is sent afterwards. */
-  async function expectResumedAfterSecond(stream: Awaited<ReturnType<TestChat["events"]>>, context: Awaited<ReturnType<typeof seenThreeMissedTwo>>) {
+  async function expectResumedAfterSecond(
+    stream: Awaited<ReturnType<TestChat["events"]>>,
+    context: Awaited<ReturnType<typeof seenThreeMissedTwo>>,
+  ) {
     const replayed = await nextEvents(stream, "message", 3);
     expect(textsOf(replayed)).toEqual(["m3", "m4", "m5"]);
     expect(replayed[0]).toEqual(context.seen[2]);
@@ -150,7 +150,11 @@ describe("resuming a stream", () => {
 
   it("prefers the Last-Event-ID header over ?lastEventId=", async () => {
     const context = await seenThreeMissedTwo();
-    const stream = await chat.events(context.token, { "last-event-id": context.seen[1]!.id! }, `?lastEventId=${context.seen[0]!.id}`);
+    const stream = await chat.events(
+      context.token,
+      { "last-event-id": context.seen[1]!.id! },
+      `?lastEventId=${context.seen[0]!.id}`,
+    );
     await expectResumedAfterSecond(stream, context);
   });
 

@@ -60,7 +60,16 @@ describe.skipIf(!onPostgres)("faults with several instances", () => {
     const luke = await cluster.login(a, "luke");
     const first = await cluster.events(a, luke);
 
-    const sending = sendMany(cluster, [[b, hans], [b, leia]], "luke", 150, "kill");
+    const sending = sendMany(
+      cluster,
+      [
+        [b, hans],
+        [b, leia],
+      ],
+      "luke",
+      150,
+      "kill",
+    );
     await new Promise((resolve) => setTimeout(resolve, 150));
     a.process.kill("SIGKILL");
     const { accepted } = await sending;
@@ -69,7 +78,11 @@ describe.skipIf(!onPostgres)("faults with several instances", () => {
     const before = first.events.filter((event) => event.event === "message");
     const lastId = before.at(-1)?.id ?? "0";
     const resumed = await cluster.events(b, luke, lastId);
-    const after = await collect(resumed, new Set(accepted.filter((text) => !before.some((e) => (e.data as { text: string }).text === text))), 15_000);
+    const after = await collect(
+      resumed,
+      new Set(accepted.filter((text) => !before.some((e) => (e.data as { text: string }).text === text))),
+      15_000,
+    );
     await resumed.close();
 
     const texts = [...before.map((event) => (event.data as { text: string }).text), ...after.map((event) => event.text)];
@@ -80,7 +93,11 @@ describe.skipIf(!onPostgres)("faults with several instances", () => {
 
     // The killed instance comes back on the same database and serves luke again.
     cluster.instances[0] = await cluster.start();
-    for (const [instance, token] of [[b, hans], [b, leia], [cluster.instances[0], luke]] as const) {
+    for (const [instance, token] of [
+      [b, hans],
+      [b, leia],
+      [cluster.instances[0], luke],
+    ] as const) {
       expect((await cluster.call(instance!, "POST", "/logout", token)).status).toBe(204);
     }
   }, 90_000);
@@ -98,7 +115,10 @@ describe.skipIf(!onPostgres)("faults with several instances", () => {
     await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${database} and pid <> pg_backend_pid()`;
     const { accepted, statuses } = await sending;
     await admin.end();
-    expect(statuses.filter((status) => status !== 201 && status !== 503), a.output() + b.output()).toEqual([]);
+    expect(
+      statuses.filter((status) => status !== 201 && status !== 503),
+      a.output() + b.output(),
+    ).toEqual([]);
 
     // Recovers without a restart: a new message is accepted within a few seconds.
     let recovered = false;

@@ -33,20 +33,54 @@ const escapeForPath = (text: string) => text.replace(/[/?#\\%]/g, (character) =>
 const segment = fc.oneof(
   fc.string({ unit: "binary", maxLength: 20 }).map(encodeURIComponent),
   fc.string({ maxLength: 20 }).map(escapeForPath),
-  fc.constantFrom("", ".", "..", "%", "%ZZ", "%00", "a%00b", "%2F", "%2e%2e", "%C0%AF", "%FF", "%ED%A0%80", ";", "*", "x".repeat(3000)),
+  fc.constantFrom(
+    "",
+    ".",
+    "..",
+    "%",
+    "%ZZ",
+    "%00",
+    "a%00b",
+    "%2F",
+    "%2e%2e",
+    "%C0%AF",
+    "%FF",
+    "%ED%A0%80",
+    ";",
+    "*",
+    "x".repeat(3000),
+  ),
 );
 
 /** Query values of every kind, especially numbers out of every range. */
 const queryValue = fc.oneof(
   fc.string({ unit: "binary", maxLength: 20 }).map(encodeURIComponent),
-  fc.constantFrom("", "%", "%ZZ", "%00", "0", "-1", "1.5", "1e400", "NaN", "Infinity", "0x10", "%201", "9007199254740993", "99999999999999999999", "1,2"),
+  fc.constantFrom(
+    "",
+    "%",
+    "%ZZ",
+    "%00",
+    "0",
+    "-1",
+    "1.5",
+    "1e400",
+    "NaN",
+    "Infinity",
+    "0x10",
+    "%201",
+    "9007199254740993",
+    "99999999999999999999",
+    "1,2",
+  ),
 );
 
 function pathFor(operation: Operation): fc.Arbitrary<string> {
   const query = fc.oneof(
     fc.constant(""),
     fc
-      .array(fc.tuple(fc.oneof(fc.constantFrom(...operation.queryParameters, "limit", "since"), segment), queryValue), { maxLength: 4 })
+      .array(fc.tuple(fc.oneof(fc.constantFrom(...operation.queryParameters, "limit", "since"), segment), queryValue), {
+        maxLength: 4,
+      })
       .map((pairs) => `?${pairs.map(([name, value]) => `${name}=${value}`).join("&")}`),
     fc.constantFrom("?", "?&&", "?=", "?with", "?before=&before=1"),
   );
@@ -54,13 +88,19 @@ function pathFor(operation: Operation): fc.Arbitrary<string> {
     { weight: 4, arbitrary: segment.map((value) => fillPath(operation.path, value)) },
     { weight: 1, arbitrary: fc.array(segment, { minLength: 1, maxLength: 4 }).map((segments) => `/${segments.join("/")}`) },
     { weight: 1, arbitrary: segment.map((value) => `${fillPath(operation.path, names.luke)}/${value}`) },
-    { weight: 1, arbitrary: fc.constantFrom(`${fillPath(operation.path, names.luke)}/`, `/${fillPath(operation.path, names.luke)}`) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(`${fillPath(operation.path, names.luke)}/`, `/${fillPath(operation.path, names.luke)}`),
+    },
   );
   return fc.tuple(path, query).map(([pathPart, queryPart]) => pathPart + queryPart);
 }
 
 const method = (operation: Operation) =>
-  fc.oneof({ weight: 3, arbitrary: fc.constant(operation.method) }, fc.constantFrom("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"));
+  fc.oneof(
+    { weight: 3, arbitrary: fc.constant(operation.method) },
+    fc.constantFrom("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"),
+  );
 
 const authorization = fc.oneof(
   { weight: 3, arbitrary: fc.constant("good") },
@@ -70,7 +110,10 @@ const authorization = fc.oneof(
 
 const extraHeaders = fc.record(
   {
-    "content-type": fc.oneof(fc.constantFrom("application/json", "text/plain", "application/json; charset=latin1"), anyString(30)),
+    "content-type": fc.oneof(
+      fc.constantFrom("application/json", "text/plain", "application/json; charset=latin1"),
+      anyString(30),
+    ),
     "last-event-id": fc.oneof(queryValue, anyString(30)),
     "idempotency-key": anyString(30),
     accept: fc.oneof(fc.constantFrom("text/event-stream", "application/xml", "*/*"), anyString(20)),
@@ -79,44 +122,48 @@ const extraHeaders = fc.record(
 );
 
 describe("any request to any route", () => {
-  it("gets a 4xx problem+json or a success, never a 5xx, and a refused one changes nothing", async () => {
-    const request = fc.oneof(
-      ...operations.map((operation) =>
-        fc.record({
-          method: method(operation),
-          path: pathFor(operation),
-          authorization,
-          headers: extraHeaders,
-          body: fc.option(anyString(100), { nil: undefined }),
+  it(
+    "gets a 4xx problem+json or a success, never a 5xx, and a refused one changes nothing",
+    async () => {
+      const request = fc.oneof(
+        ...operations.map((operation) =>
+          fc.record({
+            method: method(operation),
+            path: pathFor(operation),
+            authorization,
+            headers: extraHeaders,
+            body: fc.option(anyString(100), { nil: undefined }),
+          }),
+        ),
+      );
+      await fc.assert(
+        fc.asyncProperty(request, async ({ method, path, authorization, headers, body }) => {
+          const sent: Record<string, string> = { ...headers };
+          if (authorization === "good") sent.authorization = `Bearer ${hansToken}`;
+          else if (authorization !== undefined) sent.authorization = authorization;
+          fc.pre(Object.values(sent).every(isHeaderValue));
+          // Logging out with the good token is a success that changes state; every other route either refuses or only reads.
+          fc.pre(!(authorization === "good" && method === "POST" && path.includes("logout")));
+          const before = await stateCounts(chat.db);
+          const response = await chat.request(method, path, {
+            headers: sent,
+            body: method === "GET" || method === "HEAD" ? undefined : body,
+          });
+          const what = `${method} ${path} ${JSON.stringify(sent)} ${JSON.stringify(body)}`;
+          expect(response.status, what).toBeLessThan(500);
+          if (response.status >= 400) await expectClientProblem(response, what);
+          else await discard(response);
+          expect(await stateCounts(chat.db), what).toEqual(before);
         }),
-      ),
-    );
-    await fc.assert(
-      fc.asyncProperty(request, async ({ method, path, authorization, headers, body }) => {
-        const sent: Record<string, string> = { ...headers };
-        if (authorization === "good") sent.authorization = `Bearer ${hansToken}`;
-        else if (authorization !== undefined) sent.authorization = authorization;
-        fc.pre(Object.values(sent).every(isHeaderValue));
-        // Logging out with the good token is a success that changes state; every other route either refuses or only reads.
-        fc.pre(!(authorization === "good" && method === "POST" && path.includes("logout")));
-        const before = await stateCounts(chat.db);
-        const response = await chat.request(method, path, {
-          headers: sent,
-          body: method === "GET" || method === "HEAD" ? undefined : body,
-        });
-        const what = `${method} ${path} ${JSON.stringify(sent)} ${JSON.stringify(body)}`;
-        expect(response.status, what).toBeLessThan(500);
-        if (response.status >= 400) await expectClientProblem(response, what);
-        else await discard(response);
-        expect(await stateCounts(chat.db), what).toEqual(before);
-      }),
-      { numRuns: NUM_RUNS * 3 },
-    );
+        { numRuns: NUM_RUNS * 3 },
+      );
 
-    expect((await chat.request("GET", "/health")).status).toBe(200);
-    const sent = await chat.request("POST", "/messages", { token: hansToken, json: { to: names.luke, text: "still here" } });
-    expect(sent.status).toBe(201);
-    const online = await chat.request("GET", "/users/online", { token: hansToken });
-    expect(await online.json()).toEqual({ users: [names.luke] });
-  }, PROPERTY_TIMEOUT_MS);
+      expect((await chat.request("GET", "/health")).status).toBe(200);
+      const sent = await chat.request("POST", "/messages", { token: hansToken, json: { to: names.luke, text: "still here" } });
+      expect(sent.status).toBe(201);
+      const online = await chat.request("GET", "/users/online", { token: hansToken });
+      expect(await online.json()).toEqual({ users: [names.luke] });
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 });

@@ -102,7 +102,23 @@ export const anyString = (maxLength = 40) =>
     fc.string({ maxLength }),
     fc.string({ unit: "binary", maxLength }),
     fc.string({ unit: "binary-ascii", maxLength }),
-    fc.constantFrom("", " ", "\u0000", "a\u0000b", "\uD800", "\uFEFF", "%00", "%", "../..", "null", "[]", "{}", "-1", "1e400", "9".repeat(30)),
+    fc.constantFrom(
+      "",
+      " ",
+      "\u0000",
+      "a\u0000b",
+      "\uD800",
+      "\uFEFF",
+      "%00",
+      "%",
+      "../..",
+      "null",
+      "[]",
+      "{}",
+      "-1",
+      "1e400",
+      "9".repeat(30),
+    ),
   );
 
 /** The server's signing secret, read where loadSigningSecret keeps it, to forge otherwise perfect tokens. */
@@ -124,7 +140,12 @@ export type TokenMaterial = {
 
 const now = () => Math.floor(Date.now() / 1000);
 
-function sign(claims: Record<string, unknown>, secret: Uint8Array, build: (jwt: SignJWT) => SignJWT = (jwt) => jwt, alg = "HS256") {
+function sign(
+  claims: Record<string, unknown>,
+  secret: Uint8Array,
+  build: (jwt: SignJWT) => SignJWT = (jwt) => jwt,
+  alg = "HS256",
+) {
   return build(new SignJWT(claims).setProtectedHeader({ alg, typ: "JWT" })).sign(secret);
 }
 
@@ -137,12 +158,12 @@ export function badTokens(material: TokenMaterial): fc.Arbitrary<Promise<string>
   const sid = decodeJwt(liveToken).sid as string;
   const live = { sid, sub: liveUser };
   return fc.oneof(
-    fc.integer({ min: 1, max: 10_000_000 }).map((ago) =>
-      sign(live, secret, (jwt) => jwt.setIssuedAt(now() - ago - 60).setExpirationTime(now() - ago)),
-    ),
-    fc.uint8Array({ minLength: 1, maxLength: 64 }).map((otherSecret) =>
-      sign(live, otherSecret, (jwt) => jwt.setIssuedAt().setExpirationTime("1h")),
-    ),
+    fc
+      .integer({ min: 1, max: 10_000_000 })
+      .map((ago) => sign(live, secret, (jwt) => jwt.setIssuedAt(now() - ago - 60).setExpirationTime(now() - ago))),
+    fc
+      .uint8Array({ minLength: 1, maxLength: 64 })
+      .map((otherSecret) => sign(live, otherSecret, (jwt) => jwt.setIssuedAt().setExpirationTime("1h"))),
     fc.constant(live).map((claims) => new UnsecuredJWT(claims).setIssuedAt().setExpirationTime("1h").encode()),
     fc.constant(endedToken),
     fc.integer({ min: 0, max: liveToken.length - 1 }).map((length) => liveToken.slice(0, length)),

@@ -49,41 +49,48 @@ describe("every authenticated route", () => {
     );
   });
 
-  it("refuses a bad token with 401 unauthorized and changes nothing", async () => {
-    const request = fc.record({
-      operation: fc.constantFrom(...secured),
-      token: badTokens(material),
-      placement: fc.constantFrom("header", "query", "none"),
-      format: authorizationFormat,
-    });
-    await fc.assert(
-      fc.asyncProperty(request, async ({ operation, token: pendingToken, placement, format }) => {
-        const token = await pendingToken;
-        const headers: Record<string, string> = {};
-        let path = fillPath(operation.path, names.luke);
-        if (placement === "header") {
-          const value = authorizationHeader(format, token);
-          fc.pre(isHeaderValue(value));
-          headers.authorization = value;
-        } else if (placement === "query") {
-          path += `?access_token=${encodeQueryValue(token)}`;
-        }
-        const body = acceptableBody(operation);
-        const before = await stateCounts(chat.db);
-        const response = await chat.request(operation.method, path, { headers, json: body });
-        const what = `${operation.method} ${path} with ${placement} token ${JSON.stringify(token)}`;
-        const problem = await expectClientProblem(response, what);
-        expect(response.status, what).toBe(401);
-        expect(problem?.code, what).toBe("unauthorized");
-        expect(response.headers.get("www-authenticate"), what).toMatch(/^Bearer /);
-        expect(await stateCounts(chat.db), what).toEqual(before);
-      }),
-      { numRuns: NUM_RUNS * 2 },
-    );
+  it(
+    "refuses a bad token with 401 unauthorized and changes nothing",
+    async () => {
+      const request = fc.record({
+        operation: fc.constantFrom(...secured),
+        token: badTokens(material),
+        placement: fc.constantFrom("header", "query", "none"),
+        format: authorizationFormat,
+      });
+      await fc.assert(
+        fc.asyncProperty(request, async ({ operation, token: pendingToken, placement, format }) => {
+          const token = await pendingToken;
+          const headers: Record<string, string> = {};
+          let path = fillPath(operation.path, names.luke);
+          if (placement === "header") {
+            const value = authorizationHeader(format, token);
+            fc.pre(isHeaderValue(value));
+            headers.authorization = value;
+          } else if (placement === "query") {
+            path += `?access_token=${encodeQueryValue(token)}`;
+          }
+          const body = acceptableBody(operation);
+          const before = await stateCounts(chat.db);
+          const response = await chat.request(operation.method, path, { headers, json: body });
+          const what = `${operation.method} ${path} with ${placement} token ${JSON.stringify(token)}`;
+          const problem = await expectClientProblem(response, what);
+          expect(response.status, what).toBe(401);
+          expect(problem?.code, what).toBe("unauthorized");
+          expect(response.headers.get("www-authenticate"), what).toMatch(/^Bearer /);
+          expect(await stateCounts(chat.db), what).toEqual(before);
+        }),
+        { numRuns: NUM_RUNS * 2 },
+      );
 
-    // The app still answers, and the real token still works.
-    expect((await chat.request("GET", "/health")).status).toBe(200);
-    const sent = await chat.request("POST", "/messages", { token: material.liveToken, json: { to: names.luke, text: "still here" } });
-    expect(sent.status).toBe(201);
-  }, PROPERTY_TIMEOUT_MS);
+      // The app still answers, and the real token still works.
+      expect((await chat.request("GET", "/health")).status).toBe(200);
+      const sent = await chat.request("POST", "/messages", {
+        token: material.liveToken,
+        json: { to: names.luke, text: "still here" },
+      });
+      expect(sent.status).toBe(201);
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 });

@@ -38,7 +38,8 @@ describe("POST /messages with an Idempotency-Key", () => {
     const hansToken = await chat.login(hans);
     const lukeStream = await streams.open(await chat.login(luke));
     const key = randomUUID();
-    const send = () => chat.request("POST", "/messages", { token: hansToken, json: { to: luke, text: "Hey Dude" }, headers: keyed(key) });
+    const send = () =>
+      chat.request("POST", "/messages", { token: hansToken, json: { to: luke, text: "Hey Dude" }, headers: keyed(key) });
 
     const first = await send();
     expect(first.status).toBe(201);
@@ -69,7 +70,8 @@ describe("POST /messages with an Idempotency-Key", () => {
     const hansToken = await chat.login(hans);
     const lukeToken = await chat.login(luke);
     const key = randomUUID();
-    const send = () => chat.request("POST", "/messages", { token: hansToken, json: { to: luke, text: "hi" }, headers: keyed(key) });
+    const send = () =>
+      chat.request("POST", "/messages", { token: hansToken, json: { to: luke, text: "hi" }, headers: keyed(key) });
     const first = await send();
     expect(first.status).toBe(201);
     expect((await chat.request("PUT", `/blocks/${hans}`, { token: lukeToken })).status).toBe(200);
@@ -95,8 +97,14 @@ describe("POST /messages with an Idempotency-Key", () => {
     const { hans, luke } = await chat.users("hans", "luke");
     const hansToken = await chat.login(hans);
     const key = randomUUID();
-    expect((await chat.request("POST", "/broadcasts", { token: hansToken, json: { text: "all" }, headers: keyed(key) })).status).toBe(201);
-    const reused = await chat.request("POST", "/messages", { token: hansToken, json: { to: luke, text: "all" }, headers: keyed(key) });
+    expect(
+      (await chat.request("POST", "/broadcasts", { token: hansToken, json: { text: "all" }, headers: keyed(key) })).status,
+    ).toBe(201);
+    const reused = await chat.request("POST", "/messages", {
+      token: hansToken,
+      json: { to: luke, text: "all" },
+      headers: keyed(key),
+    });
     const problem = await expectProblem(reused, 422, "idempotency_key_reused");
     expect(problem.detail).toContain("POST /broadcasts");
     expect(await messagesFrom(hans)).toBe(0);
@@ -107,8 +115,16 @@ describe("POST /messages with an Idempotency-Key", () => {
     const hansToken = await chat.login(hans);
     const lukeToken = await chat.login(luke);
     const key = randomUUID();
-    const fromHans = await chat.request("POST", "/messages", { token: hansToken, json: { to: yoda, text: "hello" }, headers: keyed(key) });
-    const fromLuke = await chat.request("POST", "/messages", { token: lukeToken, json: { to: yoda, text: "hello" }, headers: keyed(key) });
+    const fromHans = await chat.request("POST", "/messages", {
+      token: hansToken,
+      json: { to: yoda, text: "hello" },
+      headers: keyed(key),
+    });
+    const fromLuke = await chat.request("POST", "/messages", {
+      token: lukeToken,
+      json: { to: yoda, text: "hello" },
+      headers: keyed(key),
+    });
     expect(fromHans.status).toBe(201);
     expect(fromLuke.status).toBe(201);
     expect((await fromLuke.json()).id).not.toBe((await fromHans.json()).id);
@@ -154,7 +170,11 @@ describe("POST /messages with an Idempotency-Key", () => {
   ])("refuses a key that is %s with 400 validation_error", async (_, key) => {
     const { hans, luke } = await chat.users("hans", "luke");
     const hansToken = await chat.login(hans);
-    const response = await chat.request("POST", "/messages", { token: hansToken, json: { to: luke, text: "hi" }, headers: keyed(key) });
+    const response = await chat.request("POST", "/messages", {
+      token: hansToken,
+      json: { to: luke, text: "hi" },
+      headers: keyed(key),
+    });
     await expectValidationError(response, "idempotency-key");
     expect(await messagesFrom(hans)).toBe(0);
   });
@@ -163,7 +183,8 @@ describe("POST /messages with an Idempotency-Key", () => {
     const { hans, luke } = await chat.users("hans", "luke");
     const hansToken = await chat.login(hans);
     const key = "!~".repeat(100);
-    const send = () => chat.request("POST", "/messages", { token: hansToken, json: { to: luke, text: "hi" }, headers: keyed(key) });
+    const send = () =>
+      chat.request("POST", "/messages", { token: hansToken, json: { to: luke, text: "hi" }, headers: keyed(key) });
     expect((await send()).status).toBe(201);
     expect((await send()).status).toBe(201);
     expect(await messagesFrom(hans)).toBe(1);
@@ -178,7 +199,8 @@ describe("POST /broadcasts with an Idempotency-Key", () => {
     const yodaToken = await chat.login(yoda);
     expect((await chat.request("PUT", `/blocks/${hans}`, { token: yodaToken })).status).toBe(200);
     const key = randomUUID();
-    const send = () => chat.request("POST", "/broadcasts", { token: hansToken, json: { text: "Hello all" }, headers: keyed(key) });
+    const send = () =>
+      chat.request("POST", "/broadcasts", { token: hansToken, json: { text: "Hello all" }, headers: keyed(key) });
 
     const first = await send();
     expect(first.status).toBe(201);
@@ -210,7 +232,9 @@ describe("POST /broadcasts with an Idempotency-Key", () => {
     await chat.login(luke);
     const key = randomUUID();
     const responses = await Promise.all(
-      Array.from({ length: 8 }, () => chat.request("POST", "/broadcasts", { token: hansToken, json: { text: "once" }, headers: keyed(key) })),
+      Array.from({ length: 8 }, () =>
+        chat.request("POST", "/broadcasts", { token: hansToken, json: { text: "once" }, headers: keyed(key) }),
+      ),
     );
     const bodies = await Promise.all(responses.map((response) => response.text()));
     expect(responses.map((response) => response.status)).toEqual(Array(8).fill(201));
@@ -267,7 +291,9 @@ describe("the key and the send are one transaction", () => {
     // A failure at the very last write of the send's transaction, as a crash there would be.
     await chat.db.execute(`create or replace function refuse_key() returns trigger language plpgsql as $$
       begin if new.username = '${hans}' then raise exception 'simulated failure'; end if; return new; end $$`);
-    await chat.db.execute(`create trigger refuse_key before insert on idempotency_keys for each row execute function refuse_key()`);
+    await chat.db.execute(
+      `create trigger refuse_key before insert on idempotency_keys for each row execute function refuse_key()`,
+    );
     try {
       const response = await chat.request("POST", "/messages", {
         token: hansToken,
@@ -275,7 +301,11 @@ describe("the key and the send are one transaction", () => {
         headers: keyed(randomUUID()),
       });
       await expectProblem(response, 500, "internal_error");
-      const broadcast = await chat.request("POST", "/broadcasts", { token: hansToken, json: { text: "lost" }, headers: keyed(randomUUID()) });
+      const broadcast = await chat.request("POST", "/broadcasts", {
+        token: hansToken,
+        json: { text: "lost" },
+        headers: keyed(randomUUID()),
+      });
       await expectProblem(broadcast, 500, "internal_error");
     } finally {
       await chat.db.execute(`drop trigger refuse_key on idempotency_keys`);
@@ -291,16 +321,26 @@ describe("the key and the send are one transaction", () => {
     const key = randomUUID();
     await chat.db.execute(`create or replace function refuse_message() returns trigger language plpgsql as $$
       begin if new.sender = '${hans}' then raise exception 'simulated failure'; end if; return new; end $$`);
-    await chat.db.execute(`create trigger refuse_message before insert on messages for each row execute function refuse_message()`);
+    await chat.db.execute(
+      `create trigger refuse_message before insert on messages for each row execute function refuse_message()`,
+    );
     try {
-      const response = await chat.request("POST", "/messages", { token: hansToken, json: { to: luke, text: "lost" }, headers: keyed(key) });
+      const response = await chat.request("POST", "/messages", {
+        token: hansToken,
+        json: { to: luke, text: "lost" },
+        headers: keyed(key),
+      });
       await expectProblem(response, 500, "internal_error");
     } finally {
       await chat.db.execute(`drop trigger refuse_message on messages`);
     }
     const [stored] = await chat.db.select({ n: count() }).from(idempotencyKeys).where(eq(idempotencyKeys.username, hans));
     expect(stored!.n).toBe(0);
-    const retry = await chat.request("POST", "/messages", { token: hansToken, json: { to: luke, text: "lost" }, headers: keyed(key) });
+    const retry = await chat.request("POST", "/messages", {
+      token: hansToken,
+      json: { to: luke, text: "lost" },
+      headers: keyed(key),
+    });
     expect(retry.status).toBe(201);
     expect(await messagesFrom(hans)).toBe(1);
   });

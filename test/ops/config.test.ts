@@ -10,7 +10,9 @@ describe("--log-level / LOG_LEVEL", () => {
 
   it("refuses a level that does not exist, naming the choices", () => {
     expect(() => loadConfig(["--log-level", "loud"], {})).toThrow(ConfigError);
-    expect(() => loadConfig([], { LOG_LEVEL: "loud" })).toThrow(/log-level must be one of fatal, error, warn, info, debug, trace, silent/);
+    expect(() => loadConfig([], { LOG_LEVEL: "loud" })).toThrow(
+      /log-level must be one of fatal, error, warn, info, debug, trace, silent/,
+    );
   });
 });
 
@@ -33,11 +35,15 @@ describe("--cors-origin / CORS_ORIGINS", () => {
   });
 
   it("refuses something that is not an origin", () => {
-    expect(() => loadConfig(["--cors-origin", "https://a.example/app"], {})).toThrow(/cors-origin "https:\/\/a.example\/app" must be an origin/);
+    expect(() => loadConfig(["--cors-origin", "https://a.example/app"], {})).toThrow(
+      /cors-origin "https:\/\/a.example\/app" must be an origin/,
+    );
     expect(() => loadConfig([], { CORS_ORIGINS: "a.example" })).toThrow(ConfigError);
   });
 
   it("lists both options in the usage text", () => {
-    expect(() => loadConfig(["--help"], {})).toThrow(/--log-level <level>[\s\S]*LOG_LEVEL[\s\S]*--cors-origin <origin>[\s\S]*CORS_ORIGINS/);
+    expect(() => loadConfig(["--help"], {})).toThrow(
+      /--log-level <level>[\s\S]*LOG_LEVEL[\s\S]*--cors-origin <origin>[\s\S]*CORS_ORIGINS/,
+    );
   });
 });

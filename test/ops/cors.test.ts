@@ -23,7 +23,9 @@ describe("CORS for the configured origins", () => {
     });
     expect(response.status).toBe(204);
     expect(response.headers.get("access-control-allow-origin")).toBe(PAGE);
-    expect(listOf(response.headers.get("access-control-allow-methods"))).toEqual(expect.arrayContaining(["get", "post", "put", "delete"]));
+    expect(listOf(response.headers.get("access-control-allow-methods"))).toEqual(
+      expect.arrayContaining(["get", "post", "put", "delete"]),
+    );
     expect(listOf(response.headers.get("access-control-allow-headers"))).toEqual(
       expect.arrayContaining(["authorization", "content-type", "last-event-id"]),
     );
@@ -35,17 +37,24 @@ describe("CORS for the configured origins", () => {
     for (let attempt = 0; attempt < 2; attempt++) {
       await chat.request("POST", "/login", { json: { username: hans, password: "wrong" }, headers: { origin: PAGE } });
     }
-    const locked = await chat.request("POST", "/login", { json: { username: hans, password: "wrong" }, headers: { origin: PAGE } });
+    const locked = await chat.request("POST", "/login", {
+      json: { username: hans, password: "wrong" },
+      headers: { origin: PAGE },
+    });
     expect(locked.status).toBe(423);
     expect(locked.headers.get("access-control-allow-origin")).toBe(PAGE);
-    expect(listOf(locked.headers.get("access-control-expose-headers"))).toEqual(expect.arrayContaining(["retry-after", "x-request-id"]));
+    expect(listOf(locked.headers.get("access-control-expose-headers"))).toEqual(
+      expect.arrayContaining(["retry-after", "x-request-id"]),
+    );
     expect(locked.headers.get("retry-after")).toMatch(/^\d+$/);
   });
 
   it("lets the page open the event stream with the token in the query", async () => {
     const { luke } = await chat.users("luke");
     const token = await chat.login(luke);
-    const response = await chat.request("GET", `/events?access_token=${encodeURIComponent(token)}`, { headers: { origin: PAGE } });
+    const response = await chat.request("GET", `/events?access_token=${encodeURIComponent(token)}`, {
+      headers: { origin: PAGE },
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get("access-control-allow-origin")).toBe(PAGE);
     await response.body?.cancel();

@@ -17,7 +17,11 @@ afterAll(() => chat.close());
 async function appOverOwnDatabase() {
   const database = await openTestDatabase();
   // Silent: once the test closes the database, the sweeper's failures are expected.
-  const domain = await createChatContext(database, testConfig(), createObservability({ logLevel: "silent", processMetrics: false }));
+  const domain = await createChatContext(
+    database,
+    testConfig(),
+    createObservability({ logLevel: "silent", processMetrics: false }),
+  );
   const app = createApp(domain.context);
   return {
     app,

@@ -97,7 +97,15 @@ describe("request logs", () => {
     await chat.request("POST", "/logout", { token: lukeToken });
 
     const written = logs.text();
-    for (const secret of [hansToken, lukeToken, passwordOf(hans), passwordOf(luke), "not-the-pw-Xyzzy", "secret plans Q7", "public words Z9"]) {
+    for (const secret of [
+      hansToken,
+      lukeToken,
+      passwordOf(hans),
+      passwordOf(luke),
+      "not-the-pw-Xyzzy",
+      "secret plans Q7",
+      "public words Z9",
+    ]) {
       expect(written).not.toContain(secret);
     }
     expect(written).not.toContain("access_token");
@@ -123,7 +131,11 @@ describe("a failing request", () => {
       expect(response.status).toBeGreaterThanOrEqual(500);
       const body = (await response.json()) as { requestId: string; detail: string };
       const line = failing.entries().find((entry) => entry.reqId === body.requestId && entry.route === "/login");
-      expect(line).toMatchObject({ level: 50, status: response.status, err: { message: expect.any(String), stack: expect.any(String) } });
+      expect(line).toMatchObject({
+        level: 50,
+        status: response.status,
+        err: { message: expect.any(String), stack: expect.any(String) },
+      });
       expect(JSON.stringify(body)).not.toContain("stack");
     } finally {
       await domain.stop();
@@ -189,7 +201,11 @@ describe("stream and session logs", () => {
     for (let attempt = 0; attempt < 3; attempt++) {
       await chat.request("POST", "/login", { json: { username: yoda, password: `guess-${attempt}-Qq` } });
     }
-    expect(linesOf("login_failed", yoda).map((entry) => entry.reason)).toEqual(["wrong_password", "wrong_password", "wrong_password"]);
+    expect(linesOf("login_failed", yoda).map((entry) => entry.reason)).toEqual([
+      "wrong_password",
+      "wrong_password",
+      "wrong_password",
+    ]);
     expect(linesOf("account_locked", yoda)).toEqual([expect.objectContaining({ level: 40 })]);
     expect(logs.text()).not.toMatch(/guess-\d-Qq/);
   });
@@ -219,7 +235,11 @@ describe("the logger", () => {
 
   it("redacts credentials and texts even when a caller hands them in", () => {
     const lines: string[] = [];
-    const logger = createLogger({ logLevel: "info", destination: { write: (line: string) => void lines.push(line) }, pretty: false });
+    const logger = createLogger({
+      logLevel: "info",
+      destination: { write: (line: string) => void lines.push(line) },
+      pretty: false,
+    });
     logger.info({ password: "pw1", token: "tok1", text: "words1", headers: { authorization: "Bearer tok2" } }, "careless");
     expect(lines.join("")).not.toMatch(/pw1|tok1|words1|tok2/);
   });

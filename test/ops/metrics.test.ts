@@ -17,10 +17,14 @@ describe("GET /metrics after a short session on a real server", () => {
   const call = (method: string, path: string, token?: string, json?: unknown) =>
     fetch(`${server.url}${path}`, {
       method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(json ? { "content-type": "application/json" } : {}) },
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(json ? { "content-type": "application/json" } : {}),
+      },
       body: json ? JSON.stringify(json) : undefined,
     });
-  const login = async (username: string, password = passwordOf(username)) => call("POST", "/login", undefined, { username, password });
+  const login = async (username: string, password = passwordOf(username)) =>
+    call("POST", "/login", undefined, { username, password });
   const tokenOf = async (username: string) => ((await (await login(username)).json()) as { token: string }).token;
   const scrape = async () => {
     const response = await call("GET", "/metrics");
@@ -58,9 +62,15 @@ describe("GET /metrics after a short session on a real server", () => {
     expect(sample(during, "chat_account_lockouts_total")).toBe(1);
     expect(sample(during, "chat_event_streams_cut_off_total")).toBe(0);
     expect(sample(during, "chat_database_connections_in_use")).toBeGreaterThanOrEqual(0);
-    expect(sample(during, "chat_http_request_duration_seconds_count", { method: "POST", route: "/messages", status: "201" })).toBe(1);
-    expect(sample(during, "chat_http_request_duration_seconds_count", { method: "POST", route: "/login", status: "423" })).toBe(2); // the third wrong password, then the try during the lock
-    expect(sample(during, "chat_http_request_duration_seconds_count", { method: "GET", route: "/events", status: "200" })).toBe(1);
+    expect(
+      sample(during, "chat_http_request_duration_seconds_count", { method: "POST", route: "/messages", status: "201" }),
+    ).toBe(1);
+    expect(sample(during, "chat_http_request_duration_seconds_count", { method: "POST", route: "/login", status: "423" })).toBe(
+      2,
+    ); // the third wrong password, then the try during the lock
+    expect(sample(during, "chat_http_request_duration_seconds_count", { method: "GET", route: "/events", status: "200" })).toBe(
+      1,
+    );
     // The default process metrics of prom-client.
     expect(sample(during, "process_cpu_user_seconds_total")).toBeGreaterThan(0);
     expect(sample(during, "nodejs_heap_size_used_bytes")).toBeGreaterThan(0);
@@ -71,7 +81,9 @@ describe("GET /metrics after a short session on a real server", () => {
     await vi.waitFor(async () => expect(sample(await scrape(), "chat_event_streams_open")).toBe(0), WAIT);
     const after = await scrape();
     expect(sample(after, "chat_sessions_online")).toBe(1);
-    expect(sample(after, "chat_http_request_duration_seconds_count", { method: "GET", route: "/metrics", status: "200" })).toBeGreaterThan(0);
+    expect(
+      sample(after, "chat_http_request_duration_seconds_count", { method: "GET", route: "/metrics", status: "200" }),
+    ).toBeGreaterThan(0);
   });
 
   it("counts presence notices delivered to open streams", async () => {

@@ -82,7 +82,11 @@ describe("the login limits", () => {
     const { hans } = await chat.users("hans");
     const ghost = `${hans}_ghost`;
     for (let i = 0; i < limits.loginRateLimitPerUsername; i++) {
-      await expectProblem(await chat.request("POST", "/login", { json: { username: ghost, password: "guess" } }), 401, "invalid_credentials");
+      await expectProblem(
+        await chat.request("POST", "/login", { json: { username: ghost, password: "guess" } }),
+        401,
+        "invalid_credentials",
+      );
     }
     await expectRateLimited(await chat.request("POST", "/login", { json: { username: ghost, password: "guess" } }));
     expect((await chat.request("POST", "/login", { json: { username: hans, password: passwordOf(hans) } })).status).toBe(200);

@@ -115,9 +115,7 @@ describe("POST /broadcasts", () => {
     const { hans, luke } = await chat.users("hans", "luke");
     const hansToken = await chat.login(hans);
     const lukeStream = await streams.open(await chat.login(luke));
-    await expectValidationError(
-      await chat.request("POST", "/broadcasts", { token: hansToken, json: { text: "hi", to: luke } }),
-    );
+    await expectValidationError(await chat.request("POST", "/broadcasts", { token: hansToken, json: { text: "hi", to: luke } }));
     expect(await lukeStream.quietFor(200, "broadcast")).toEqual([]);
   });
 });

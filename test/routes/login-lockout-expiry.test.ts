@@ -33,7 +33,12 @@ describe("a lock that has run out", () => {
     const { hans } = await chat.users("hans");
     await lockOut(hans);
     await sleep(1500);
-    const first = await expectProblem(await attempt(hans, "wrong"), 401, "invalid_credentials", "Invalid Password. Please try again");
+    const first = await expectProblem(
+      await attempt(hans, "wrong"),
+      401,
+      "invalid_credentials",
+      "Invalid Password. Please try again",
+    );
     expect(first.attemptsLeft).toBe(2);
     const second = await expectProblem(await attempt(hans, "wrong"), 401, "invalid_credentials");
     expect(second.attemptsLeft).toBe(1);

@@ -212,9 +212,7 @@ describe("bearer tokens", () => {
   it("rejects a token that is not a JWT or sent with another scheme", async () => {
     const { token } = await liveClaims();
     await expectUnauthorized(await chat.request("GET", "/users/online", { token: "not-a-jwt" }));
-    await expectUnauthorized(
-      await chat.request("GET", "/users/online", { headers: { authorization: `Basic ${token}` } }),
-    );
+    await expectUnauthorized(await chat.request("GET", "/users/online", { headers: { authorization: `Basic ${token}` } }));
   });
 
   it("rejects a token signed with another secret, even for a live session", async () => {

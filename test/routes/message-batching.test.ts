@@ -145,10 +145,7 @@ describe("POST /messages sent concurrently (group commit)", () => {
   it("keeps each sender's order when the senders send one after another at the same time", async () => {
     const { names, senders, recipients, stream, recipientFor, send } = await crowd();
     const perSender = 8;
-    const refusedAlongside = [
-      send(names.dan, names.roy, "dan to roy"),
-      send(names.ann, `${names.ann}_nobody`, "ann to nobody"),
-    ];
+    const refusedAlongside = [send(names.dan, names.roy, "dan to roy"), send(names.ann, `${names.ann}_nobody`, "ann to nobody")];
 
     const transactions = transactionsWithLatency();
     const [chains, refusals] = await Promise.all([
@@ -198,7 +195,10 @@ describe("POST /messages sent concurrently (group commit)", () => {
     expect(transactions.mock.calls.length).toBeLessThan(sends.length / 2);
 
     for (const message of sent) expect(message.delivery, message.text).toBe(message.to === olga ? "stored" : "delivered");
-    for (const [recipient, recipientStream] of [[rex, rexStream], [ray, rayStream]] as const) {
+    for (const [recipient, recipientStream] of [
+      [rex, rexStream],
+      [ray, rayStream],
+    ] as const) {
       const theirs = sent.filter((message) => message.to === recipient).map(viewOf);
       const received = await messagesOn(recipientStream, theirs.length);
       expect(received.map((event) => event.data)).toEqual(oldestFirst(theirs));

@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import type { TestChat } from "../support/chat.js";
 import { expectProblem, sharedChat } from "../support/http.js";
 
-type PrivateSession = { username: string; address: { host: string; port: number } | null; startedAt: string; startedByMe: boolean };
+type PrivateSession = {
+  username: string;
+  address: { host: string; port: number } | null;
+  startedAt: string;
+  startedByMe: boolean;
+};
 
 let chat: TestChat;
 const streams = sharedChat((created) => (chat = created));
@@ -149,10 +154,20 @@ describe("DELETE /private/{username} (stopprivate)", () => {
 
   it("says private messaging was not enabled when there is no session", async () => {
     const { luke, hansToken } = await twoPeers();
-    await expectProblem(await stop(hansToken, luke), 404, "private_not_enabled", `Error. Private messaging to ${luke} not enabled`);
+    await expectProblem(
+      await stop(hansToken, luke),
+      404,
+      "private_not_enabled",
+      `Error. Private messaging to ${luke} not enabled`,
+    );
     await startOk(hansToken, luke);
     expect((await stop(hansToken, luke)).status).toBe(204);
-    await expectProblem(await stop(hansToken, luke), 404, "private_not_enabled", `Error. Private messaging to ${luke} not enabled`);
+    await expectProblem(
+      await stop(hansToken, luke),
+      404,
+      "private_not_enabled",
+      `Error. Private messaging to ${luke} not enabled`,
+    );
   });
 
   it("refuses an unknown user", async () => {

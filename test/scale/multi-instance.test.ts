@@ -8,7 +8,10 @@ describe.skipIf(!onPostgres)("two instances on one PostgreSQL database", () => {
   let a: Cluster["instances"][number];
   let b: Cluster["instances"][number];
   beforeAll(async () => {
-    cluster = await startCluster(["hans", "luke", "yoda", "leia", "vader", "obiwan", "chewy", "r2d2", "c3p0"], 2, ["--timeout", "3"]);
+    cluster = await startCluster(["hans", "luke", "yoda", "leia", "vader", "obiwan", "chewy", "r2d2", "c3p0"], 2, [
+      "--timeout",
+      "3",
+    ]);
     [a, b] = cluster.instances as [typeof a, typeof b];
   }, 120_000);
   afterAll(() => cluster?.stop());
@@ -47,7 +50,11 @@ describe.skipIf(!onPostgres)("two instances on one PostgreSQL database", () => {
     expect((await lukeStream.next("presence")).data).toMatchObject({ username: "hans", status: "offline" });
     expect((await cluster.call(b!, "GET", "/blocks", hans)).status).toBe(401);
 
-    for (const [token, instance] of [[luke, b], [yoda, a]] as const) await cluster.call(instance!, "POST", "/logout", token);
+    for (const [token, instance] of [
+      [luke, b],
+      [yoda, a],
+    ] as const)
+      await cluster.call(instance!, "POST", "/logout", token);
     await Promise.all([lukeStream.close(), yodaStream.close()]);
   });
 
@@ -74,7 +81,8 @@ describe.skipIf(!onPostgres)("two instances on one PostgreSQL database", () => {
     // luke keeps himself active while obiwan idles past the 3 s timeout.
     const keepAlive = setInterval(() => void cluster.call(b!, "GET", "/blocks", watcher), 500);
     try {
-      for (const stream of obiwanStreams) expect((await stream.next("session_ended", 10_000)).data).toEqual({ reason: "timeout" });
+      for (const stream of obiwanStreams)
+        expect((await stream.next("session_ended", 10_000)).data).toEqual({ reason: "timeout" });
       const offline = await watcherStream.next("presence", 5000);
       expect(offline.data).toMatchObject({ username: "obiwan", status: "offline" });
       const more = await watcherStream.quietFor(1500, "presence");

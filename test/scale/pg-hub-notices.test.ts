@@ -48,10 +48,12 @@ describe.skipIf(!onPostgres)("event notices between instances (PostgreSQL hub)",
     const statement = sql`with appended as (select * from jsonb_to_recordset(${jsonRows(appended)}) as t(username text, id bigint))
                           ${sender.noticeQuery!(sql.raw("appended"))}`;
 
-    await database.db.transaction(async (tx) => {
-      await tx.execute(statement);
-      tx.rollback();
-    }).catch(() => {});
+    await database.db
+      .transaction(async (tx) => {
+        await tx.execute(statement);
+        tx.rollback();
+      })
+      .catch(() => {});
     await sleep(300);
     expect(heard.size).toBe(0);
 

@@ -26,12 +26,19 @@ async function startProcess(credentials: string, extraArgs: string[] = []) {
   const child = spawn(
     process.execPath,
     [
-      "--import", "tsx", "src/index.ts",
-      "--port", "0",
-      "--host", "127.0.0.1",
-      "--credentials", credentialsFile,
-      "--data-dir", dataDir,
-      "--password-hash-cost", "1024",
+      "--import",
+      "tsx",
+      "src/index.ts",
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--credentials",
+      credentialsFile,
+      "--data-dir",
+      dataDir,
+      "--password-hash-cost",
+      "1024",
       ...extraArgs,
     ],
     { cwd: projectRoot, env, stdio: ["ignore", "pipe", "pipe"] },
@@ -55,7 +62,8 @@ async function startProcess(credentials: string, extraArgs: string[] = []) {
       for (;;) {
         const line = stdout.split("\n").find((candidate) => pattern.test(candidate));
         if (line) return line;
-        if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode} before printing ${pattern}:\n${stdout}\n${stderr}`);
+        if (child.exitCode !== null)
+          throw new Error(`exited with ${child.exitCode} before printing ${pattern}:\n${stdout}\n${stderr}`);
         if (Date.now() > deadline) throw new Error(`no line matching ${pattern} in time:\n${stdout}\n${stderr}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
@@ -64,30 +72,34 @@ async function startProcess(credentials: string, extraArgs: string[] = []) {
 }
 
 describe("the server process", () => {
-  it("prints one start-up line with its URL, database and docs, answers /health, and exits 0 on SIGTERM", { timeout: 150_000 }, async () => {
-    const server = await startProcess("hans falcon\nluke sunrise\n");
-    const line = await server.waitForLine(/listening on/, 140_000);
-    const url = line.match(/listening on (http:\/\/127\.0\.0\.1:(\d+))/)?.[1];
-    expect(url, line).toBeDefined();
-    expect(Number(new URL(url!).port)).toBeGreaterThan(0);
-    expect(line).toContain(server.dataDir);
-    expect(line).toMatch(/PGlite/);
-    expect(line).toContain(`${url}/docs`);
-    expect(server.output().stdout.trim().split("\n")).toEqual([line]);
+  it(
+    "prints one start-up line with its URL, database and docs, answers /health, and exits 0 on SIGTERM",
+    { timeout: 150_000 },
+    async () => {
+      const server = await startProcess("hans falcon\nluke sunrise\n");
+      const line = await server.waitForLine(/listening on/, 140_000);
+      const url = line.match(/listening on (http:\/\/127\.0\.0\.1:(\d+))/)?.[1];
+      expect(url, line).toBeDefined();
+      expect(Number(new URL(url!).port)).toBeGreaterThan(0);
+      expect(line).toContain(server.dataDir);
+      expect(line).toMatch(/PGlite/);
+      expect(line).toContain(`${url}/docs`);
+      expect(server.output().stdout.trim().split("\n")).toEqual([line]);
 
-    const health = await fetch(`${url}/health`);
-    expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: "ok" });
-    const login = await fetch(`${url}/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username: "hans", password: "falcon" }),
-    });
-    expect(login.status).toBe(200);
+      const health = await fetch(`${url}/health`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toEqual({ status: "ok" });
+      const login = await fetch(`${url}/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username: "hans", password: "falcon" }),
+      });
+      expect(login.status).toBe(200);
 
-    server.child.kill("SIGTERM");
-    expect(await server.exited).toEqual({ code: 0, signal: null });
-  });
+      server.child.kill("SIGTERM");
+      expect(await server.exited).toEqual({ code: 0, signal: null });
+    },
+  );
 
   it("exits non-zero naming the line of a malformed credentials file", { timeout: 60_000 }, async () => {
     const server = await startProcess("hans falcon\nluke\nyoda wise\n");

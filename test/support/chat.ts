@@ -104,7 +104,10 @@ export async function createTestChat(
     },
     /** Ends every live session (between tests, so "who is online" starts empty). */
     async endAllSessions() {
-      await database.db.update(sessions).set({ endedAt: sql`now()`, endReason: "logout" }).where(isNull(sessions.endedAt));
+      await database.db
+        .update(sessions)
+        .set({ endedAt: sql`now()`, endReason: "logout" })
+        .where(isNull(sessions.endedAt));
     },
     async close() {
       await chat.stop();
@@ -126,6 +129,8 @@ export async function startTestServer(
   const credentialsFile = join(directory, "credentials.txt");
   await writeFile(credentialsFile, usernames.map((username) => `${username} ${passwordOf(username)}`).join("\n") + "\n");
   const database = await openTestDatabase();
-  const server = await startServer(testConfig(settings, { credentialsFile, ...options.config }), database, { observability: options.observability });
+  const server = await startServer(testConfig(settings, { credentialsFile, ...options.config }), database, {
+    observability: options.observability,
+  });
   return { ...server, credentialsFile, url: `http://127.0.0.1:${server.port}` };
 }

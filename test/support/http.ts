@@ -18,12 +18,7 @@ export type ProblemBody = {
  * Asserts an RFC 9457 problem: status, content type, the members every problem carries, the
  * request id matching X-Request-Id, the code and (when given) the exact detail. Returns the body.
  */
-export async function expectProblem(
-  response: Response,
-  status: number,
-  code: string,
-  detail?: string,
-): Promise<ProblemBody> {
+export async function expectProblem(response: Response, status: number, code: string, detail?: string): Promise<ProblemBody> {
   const text = await response.text();
   expect(response.status, text).toBe(status);
   expect(response.headers.get("content-type")).toBe("application/problem+json");
