@@ -117,7 +117,7 @@ export function cpuPerOperation(cpu: CpuShare, operations: number, unit: string)
 
 const percent = (value: number | undefined) => (value === undefined ? "" : `${value.toFixed(0)}%`);
 
-export function markdownTable(headers: string[], rows: string[][]): string {
+function markdownTable(headers: string[], rows: string[][]): string {
   const escape = (cell: string) => cell.replaceAll("|", "\\|");
   return [
     `| ${headers.map(escape).join(" | ")} |`,
@@ -140,7 +140,7 @@ function figureTable(figures: Figure[]): string {
   );
 }
 
-export function scenarioMarkdown(result: ScenarioResult): string {
+function scenarioMarkdown(result: ScenarioResult): string {
   const parameters = Object.entries(result.parameters)
     .map(([name, value]) => `${name} ${value}`)
     .join(", ");

@@ -17,7 +17,7 @@ export function readRss(pid: number): number {
 }
 
 /** User plus system CPU time of a process in milliseconds (0 when it is gone). */
-export function readCpuMs(pid: number): number {
+function readCpuMs(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the command name, which may itself hold spaces and parentheses.
@@ -29,7 +29,7 @@ export function readCpuMs(pid: number): number {
 }
 
 /** CPU milliseconds of every process named `postgres` (the server and all its backends). */
-export function readPostgresCpuMs(): number {
+function readPostgresCpuMs(): number {
   let total = 0;
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -44,7 +44,7 @@ export function readPostgresCpuMs(): number {
 }
 
 /** Busy CPU time of the whole machine in milliseconds, from /proc/stat. */
-export function readMachineBusyMs(): number {
+function readMachineBusyMs(): number {
   try {
     const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
     const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
@@ -103,7 +103,7 @@ export class CpuMeter {
 export type MachineInfo = { cpuModel: string; cores: number; memoryGiB: number; node: string; kernel: string; postgres?: string };
 
 export function describeMachine(): MachineInfo {
-  let kernel = "";
+  let kernel: string;
   try {
     kernel = readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
   } catch {

@@ -11,7 +11,7 @@ import { runIdleStreams } from "./scenarios/idle-streams.js";
 import { runReconnectStorm } from "./scenarios/reconnect-storm.js";
 import { buildService } from "./server-process.js";
 
-export const SCENARIOS = {
+const SCENARIOS = {
   idle: runIdleStreams,
   direct: runDirectMessages,
   broadcast: runBroadcastFanout,

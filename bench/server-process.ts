@@ -68,7 +68,7 @@ export class ServerProcess {
         );
       }, options.timeoutMs ?? 120_000);
       let started = false;
-      child.stdout!.on("data", (chunk: Buffer) => {
+      child.stdout.on("data", (chunk: Buffer) => {
         remember(chunk);
         if (started) return;
         const match = LISTENING.exec(chunk.toString());
@@ -79,7 +79,7 @@ export class ServerProcess {
         server.log = lines;
         resolve(server);
       });
-      child.stderr!.on("data", remember);
+      child.stderr.on("data", remember);
       void exit.then((code) => {
         if (started) return;
         clearTimeout(timer);

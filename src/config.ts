@@ -28,7 +28,7 @@ export type Config = {
 
 export class ConfigError extends Error {}
 
-export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const USAGE = `usage: npm start -- [port] [block_duration] [timeout] [options]

@@ -11,9 +11,9 @@ import { createSessionCache, createSessionLookups, startSweeper } from "./chat/s
 import { createTokens, loadSigningSecret } from "./chat/tokens.js";
 import type { Config } from "./config.js";
 import { openDatabase, type DatabaseHandle } from "./db/client.js";
-import { nodeServerFetch } from "./lib/already-sent.js";
-import type { Logger } from "./lib/logger.js";
-import { createObservability, type Observability } from "./lib/telemetry.js";
+import { nodeServerFetch } from "./http/node-response.js";
+import { createLogger, type Logger } from "./observability/logger.js";
+import { createObservability, type Observability } from "./observability/telemetry.js";
 
 export type RunningServer = {
   url: string;
@@ -32,6 +32,9 @@ const CURSOR_FLUSH_MS = 1000;
  */
 export async function createChatContext(database: DatabaseHandle, config: Config, observability?: Observability) {
   const telemetry = observability?.telemetry;
+  // Without observability (tests), background failures still reach standard output.
+  const logger = observability?.logger ?? createLogger({ logLevel: "warn" });
+  const logError = (error: unknown, what = "background task failed") => logger.error({ err: error }, what);
   const sessions = createSessionCache(createSessionLookups(database.db, config.timeoutSeconds), config.timeoutSeconds);
   // The hub hears of every session end, this instance's and the others', and of notices it may have missed.
   const localHub = createLocalHub({
@@ -40,7 +43,7 @@ export async function createChatContext(database: DatabaseHandle, config: Config
     onSessionEnded: sessions.ended,
     onNoticesMissed: sessions.forgetAll,
   });
-  const crossInstance = database.sql ? await createPostgresHub(database.sql, database.db, localHub) : undefined;
+  const crossInstance = database.sql ? await createPostgresHub(database.sql, database.db, localHub, logError) : undefined;
   const hub = crossInstance ?? localHub;
   const cursor = createDeliveredCursor(database.db);
   const tokens = await createTokens(await loadSigningSecret(database.db, config.jwtSecret));
@@ -66,12 +69,8 @@ export async function createChatContext(database: DatabaseHandle, config: Config
       },
     },
   };
-  const logError = (error: unknown) =>
-    observability
-      ? observability.logger.error({ err: error }, "background task failed")
-      : console.error("background task failed:", error);
   const stopSweeper = startSweeper(context, logError);
-  const cursorTimer = setInterval(() => cursor.flush().catch(logError), CURSOR_FLUSH_MS);
+  const cursorTimer = setInterval(() => void cursor.flush().catch((error: unknown) => logError(error)), CURSOR_FLUSH_MS);
   cursorTimer.unref();
   return {
     context,
@@ -82,7 +81,7 @@ export async function createChatContext(database: DatabaseHandle, config: Config
       await crossInstance?.stop();
       hub.closeAll();
       localHub.stop();
-      await cursor.flush().catch(logError);
+      await cursor.flush().catch((error: unknown) => logError(error));
     },
   };
 }

@@ -21,19 +21,19 @@ export async function forEachConcurrently<T>(
   work: (item: T, index: number) => Promise<void>,
 ): Promise<void> {
   let next = 0;
-  let failure: unknown = null;
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (failure === null && next < items.length) {
+    while (failure === undefined && next < items.length) {
       const index = next++;
       try {
         await work(items[index]!, index);
       } catch (error) {
-        failure ??= error;
+        failure ??= { error };
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  if (failure !== null) throw failure;
+  if (failure !== undefined) throw failure.error;
 }
 
 export async function login(http: HttpPool | HttpConnection, user: BenchUserCredentials, index: number): Promise<LoggedInUser> {
@@ -50,14 +50,14 @@ export async function loginAll(
   concurrency: number,
   firstIndex = 0,
 ): Promise<LoggedInUser[]> {
-  const loggedIn: LoggedInUser[] = new Array(users.length);
+  const loggedIn = new Array<LoggedInUser>(users.length);
   await forEachConcurrently(users, concurrency, async (user, index) => {
     loggedIn[index] = await login(http, user, firstIndex + index);
   });
   return loggedIn;
 }
 
-export async function logout(http: HttpPool | HttpConnection, user: LoggedInUser): Promise<void> {
+async function logout(http: HttpPool | HttpConnection, user: LoggedInUser): Promise<void> {
   const response = await http.request("POST", "/logout", { headers: { Authorization: user.authorization } });
   if (response.status !== 204) throw new Error(`logout ${user.username}: ${response.status} ${response.body}`);
 }
@@ -72,20 +72,20 @@ export async function warmUp(origin: Origin, first: BenchUserCredentials, second
     const [a, b] = await Promise.all([login(http, first, -1), login(http, second, -2)]);
     const received: SseEvent[] = [];
     const streams: SseStream[] = await Promise.all(
-      [a!, b!].map((user) => openStream({ origin, token: user.token, onEvent: (event) => received.push(event) })),
+      [a, b].map((user) => openStream({ origin, token: user.token, onEvent: (event) => received.push(event) })),
     );
     for (let i = 0; i < 20; i++) {
       const response = await http.request("POST", "/messages", {
-        headers: { Authorization: a!.authorization },
-        body: { to: b!.username, text: `warm-up ${i}` },
+        headers: { Authorization: a.authorization },
+        body: { to: b.username, text: `warm-up ${i}` },
       });
       if (response.status !== 201) throw new Error(`warm-up message: ${response.status} ${response.body}`);
     }
     const arrived = await waitUntil(() => received.filter((event) => event.type === "message").length >= 20, 10_000);
     if (!arrived) throw new Error("warm-up messages were not delivered within 10 s");
     for (const stream of streams) stream.close();
-    await logout(http, a!);
-    await logout(http, b!);
+    await logout(http, a);
+    await logout(http, b);
   } finally {
     http.close();
   }
@@ -106,7 +106,7 @@ export async function openStreams(
   concurrency: number,
   handlers: StreamHandlers,
 ): Promise<SseStream[]> {
-  const streams: SseStream[] = new Array(users.length);
+  const streams = new Array<SseStream>(users.length);
   await forEachConcurrently(users, concurrency, async (user, index) => {
     const lastEventId = handlers.lastEventId?.(user);
     streams[index] = await openStream({

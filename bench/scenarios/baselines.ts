@@ -15,10 +15,10 @@ import { CpuMeter, type CpuShare } from "../resource-usage.js";
 import { repoRoot, ServerProcess } from "../server-process.js";
 import type { BenchOptions } from "./context.js";
 
-export type HttpCeiling = { requestsPerSecond: number; latency: LatencySummary; cpu: CpuShare };
+type HttpCeiling = { requestsPerSecond: number; latency: LatencySummary; cpu: CpuShare };
 
 /** Closed loop over `connections` keep-alive connections for `durationMs`: the same driver the service gets. */
-export async function driveTrivialPost(
+async function driveTrivialPost(
   server: ServerProcess,
   connections: number,
   durationMs: number,

@@ -104,7 +104,7 @@ export async function startScenarioServer(
   } catch (error) {
     const output = server.recentOutput();
     await close();
-    throw new Error(`${(error as Error).message}\nserver output:\n${output}`);
+    throw new Error(`${(error as Error).message}\nserver output:\n${output}`, { cause: error });
   }
   return { server, users, warmUpUsers, databaseUrl: database?.url, profileDir, close };
 }

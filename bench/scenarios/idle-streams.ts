@@ -45,7 +45,7 @@ export async function runIdleStreams(options: BenchOptions): Promise<ScenarioRes
   };
   const scenario = await startScenarioServer(options, "idle-streams", n);
   const violations = new Violations();
-  const streams: SseStream[] = new Array(n);
+  const streams = new Array<SseStream>(n);
   try {
     const { server } = scenario;
     const origin = server.origin;
@@ -75,7 +75,7 @@ export async function runIdleStreams(options: BenchOptions): Promise<ScenarioRes
     const rssBefore = server.rss();
     const heapBefore = await heapUsed(origin);
     const pool = new HttpPool(origin, Math.min(32, options.concurrency));
-    const loggedIn: LoggedInUser[] = new Array(n);
+    const loggedIn = new Array<LoggedInUser>(n);
     const meter = new CpuMeter(server.pid);
     const wholeMeter = new CpuMeter(server.pid);
     const startedAt = nowMs();

@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { blocks } from "../db/schema.js";
-import { AppError } from "../lib/problem.js";
+import { AppError } from "./errors.js";
 import { byName, refuseSelf, requireUser } from "./users.js";
 
 export async function blockUser(db: Database, blocker: string, target: string) {

@@ -5,7 +5,7 @@ import type { ChatContext } from "./context.js";
 import { appendEvents } from "./event-log.js";
 import { findReplay, keyedRequest, sendOnce } from "./idempotency.js";
 
-export const SOME_SKIPPED = "Your message could not be delivered to some recipients";
+const SOME_SKIPPED = "Your message could not be delivered to some recipients";
 
 export type SentBroadcast = {
   id: number;
@@ -48,7 +48,7 @@ export async function sendBroadcast(context: ChatContext, from: string, text: st
       .returning({ id: broadcasts.id });
     if (!row) throw new Error("broadcast insert returned nothing");
     const view = { id: row.id, from, text, sentAt: sentAt.toISOString() };
-    const events = await appendEvents(hub, tx, recipients, "broadcast", view);
+    const events = await appendEvents(hub.commitNotices, tx, recipients, "broadcast", view);
     const allDelivered = skipped.size === 0;
     const response: SentBroadcast = {
       ...view,

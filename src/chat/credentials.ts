@@ -40,7 +40,7 @@ export async function readCredentialsFile(path: string): Promise<Credential[]> {
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    throw new CredentialsError(`cannot read credentials file ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    throw new CredentialsError(`cannot read credentials file ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
   return parseCredentials(text, path);
 }

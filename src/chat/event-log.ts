@@ -1,22 +1,49 @@
-import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { and, asc, eq, gt, sql, type SQL } from "drizzle-orm";
 import { jsonRows, queryRows, textArray, type Database, type Transaction } from "../db/client.js";
 import { events, sessions, users } from "../db/schema.js";
 import type { DurableEvent, DurableEventType } from "./events.js";
-import type { Hub } from "./hub.js";
+
+/**
+ * How committed events are announced to other instances: the statement that stores events also
+ * runs pg_notify(channel, EventNotice), so the notice goes out exactly when they commit. Absent
+ * when no other instance listens.
+ */
+export type CommitNotices = { channel: string; instance: string };
+
+/** The payload of a commit notice: each user's highest new event id. */
+export type EventNotice = { instance: string; kind: "events"; events: [username: string, id: number][] };
+
+/** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; this leaves room for the envelope. */
+const NOTICE_BYTES = 7000;
+
+/**
+ * A SELECT sending the commit notices for `appended`, a relation of the same statement with columns
+ * (username, id). One notice per chunk of (username, id) pairs: chunks end before NOTICE_BYTES of
+ * entries (a name's JSON plus at most 24 bytes of id and punctuation), so each payload stays under
+ * PostgreSQL's limit. pg_notify sends at commit.
+ */
+export function commitNoticeQuery(notices: CommitNotices, appended: SQL): SQL {
+  return sql`select count(pg_notify(${notices.channel}, json_build_object('instance', ${notices.instance}::text, 'kind', 'events', 'events', chunk)::text)) as notices
+             from (select json_agg(json_build_array(username, id)) as chunk
+                   from (select username, id,
+                                floor(sum(octet_length(to_json(username)::text) + 24) over (order by username) / ${NOTICE_BYTES}) as part
+                         from ${appended} as entries) parted
+                   group by part) chunks`;
+}
 
 /** One durable event to store for one user. */
-export type NewEvent = { username: string; type: DurableEventType; data: Record<string, unknown> };
+type NewEvent = { username: string; type: DurableEventType; data: Record<string, unknown> };
 
 /** The same event for each of `recipients` (a fan-out); see appendEventRows. */
 export async function appendEvents(
-  hub: Hub,
+  notices: CommitNotices | undefined,
   tx: Transaction,
   recipients: readonly string[],
   type: DurableEventType,
   data: Record<string, unknown>,
 ): Promise<Map<string, DurableEvent>> {
   const appended = await appendEventRows(
-    hub,
+    notices,
     tx,
     recipients.map((username) => ({ username, type, data })),
   );
@@ -28,9 +55,13 @@ export async function appendEvents(
  * statement, see storeMessages). Ids come from a per-user counter bumped under the user's row
  * lock, so a user's events commit in id order: a reader that has seen id n never later finds an
  * id below n appear. A user may appear several times; their events are numbered in the order
- * given. Returns the events in that order. The hub's notice goes out with the commit.
+ * given. Returns the events in that order. The commit notice goes out with the commit.
  */
-export async function appendEventRows(hub: Hub, tx: Transaction, entries: readonly NewEvent[]): Promise<DurableEvent[]> {
+async function appendEventRows(
+  notices: CommitNotices | undefined,
+  tx: Transaction,
+  entries: readonly NewEvent[],
+): Promise<DurableEvent[]> {
   if (entries.length === 0) return [];
   const names = [...new Set(entries.map((entry) => entry.username))];
   if (names.length > 1) await lockUsers(tx, names);
@@ -39,7 +70,7 @@ export async function appendEventRows(hub: Hub, tx: Transaction, entries: readon
     entries.map((entry) => entry.username),
   );
   const appended = entries.map(({ type, data }, index): DurableEvent => ({ id: ids[index] as number, type, data }));
-  await storeEvents(hub, tx, entries, appended);
+  await storeEvents(notices, tx, entries, appended);
   return appended;
 }
 
@@ -85,7 +116,7 @@ async function numberEvents(tx: Transaction, usernames: readonly string[]): Prom
 
 /** Stores numbered events (entries[i] numbered as appended[i]) and, in the same statement, the hub's commit notice. */
 async function storeEvents(
-  hub: Hub,
+  notices: CommitNotices | undefined,
   tx: Transaction,
   entries: readonly NewEvent[],
   appended: readonly DurableEvent[],
@@ -93,12 +124,11 @@ async function storeEvents(
   const rows = appended.map((event, index) => ({ ...event, username: (entries[index] as NewEvent).username }));
   const insert = sql`insert into ${events} (username, id, type, data)
                      select username, id, type, data from jsonb_to_recordset(${jsonRows(rows)}) as t(username text, id bigint, type text, data jsonb)`;
-  const notice = hub.noticeQuery?.(sql.raw("appended"));
   await tx.execute(
-    notice
+    notices
       ? sql`with stored as (${insert} returning username, id),
                  appended as (select username, max(id) as id from stored group by username)
-            ${notice}`
+            ${commitNoticeQuery(notices, sql.raw("appended"))}`
       : insert,
   );
 }

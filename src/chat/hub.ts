@@ -1,4 +1,4 @@
-import type { SQL } from "drizzle-orm";
+import type { CommitNotices } from "./event-log.js";
 import { encodeComment, encodeEvent, type DurableEvent, type LiveEvent, type SessionEndReason } from "./events.js";
 import type { ChatTelemetry } from "./telemetry.js";
 
@@ -22,12 +22,8 @@ export type Subscriber = {
  */
 export type Hub = {
   attach(subscriber: Subscriber): () => void;
-  /**
-   * A notice that events were appended, as a SELECT to run in the statement that appends them (so
-   * it goes out exactly when they commit): `appended` names a relation of that statement with
-   * columns (username, id), each user's highest new id. Absent when no other instance listens.
-   */
-  noticeQuery?(appended: SQL): SQL;
+  /** Where the event log announces committed events to other instances; absent when none listen. */
+  readonly commitNotices?: CommitNotices;
   publish(username: string, event: DurableEvent): void;
   /**
    * A live event for every open stream except the subject's own and the excluded users'. Goes out

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import type { Database, Transaction } from "../db/client.js";
 import { idempotencyKeys } from "../db/schema.js";
-import { AppError } from "../lib/problem.js";
+import { AppError } from "./errors.js";
 
 export type IdempotentRoute = "POST /messages" | "POST /broadcasts";
 
@@ -71,7 +71,7 @@ export async function sendOnce<Sent extends { response: object }>(
   } catch (error) {
     if (!(error instanceof KeyTakenMeanwhile)) throw error;
     const response = await findReplay<Sent["response"]>(db, request);
-    if (!response) throw new Error("idempotency key taken by a transaction that left no row");
+    if (!response) throw new Error("idempotency key taken by a transaction that left no row", { cause: error });
     return { replayed: true, response };
   }
 }

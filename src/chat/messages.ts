@@ -2,15 +2,16 @@ import { and, desc, eq, lt, or, sql } from "drizzle-orm";
 import { isDatabaseUnavailable, jsonRows, queryRows, textArray, type Database, type Transaction } from "../db/client.js";
 import { blocks, events, messages, sessions, users } from "../db/schema.js";
 import { createBatcher, type BatchOutcome } from "../lib/batcher.js";
-import { AppError } from "../lib/problem.js";
+import { AppError } from "./errors.js";
 import type { ChatContext } from "./context.js";
+import { commitNoticeQuery } from "./event-log.js";
 import type { DurableEvent } from "./events.js";
 import type { Hub } from "./hub.js";
 import { findReplay, keyedRequest, sendOnce } from "./idempotency.js";
 import { DISABLED_HASH } from "./passwords.js";
 import { INVALID_USER, refuseSelf, requireUser } from "./users.js";
 
-export type MessageView = { id: number; from: string; to: string; text: string; sentAt: string };
+type MessageView = { id: number; from: string; to: string; text: string; sentAt: string };
 export type SentMessage = MessageView & { delivery: "delivered" | "stored" };
 
 /** One message on its way in: who to whom, what, and when it was accepted. */
@@ -33,7 +34,8 @@ export async function sendMessage(context: ChatContext, from: string, to: string
   if (!keyed) return context.batches.sendMessage(send);
   const sent = await sendOnce(db, keyed, async (tx) => {
     const [outcome] = await storeMessages(hub, tx, [send]);
-    if (!outcome || "error" in outcome) throw outcome?.error ?? new Error("no outcome for the message");
+    if (!outcome) throw new Error("no outcome for the message");
+    if ("error" in outcome) throw outcome.error;
     return outcome.value;
   });
   if (sent.replayed) return sent.response;
@@ -84,7 +86,7 @@ async function storeMessages(
     text,
     sent_at: sentAt.toISOString(),
   }));
-  const notice = hub.noticeQuery?.(sql.raw("bumped"));
+  const notice = hub.commitNotices && commitNoticeQuery(hub.commitNotices, sql.raw("bumped"));
   // - recipient: every recipient known and enabled, whether online; their rows locked in name
   //   order, as the event counters need (see lockUsers in event-log.ts).
   // - ids: message ids for the accepted sends, taken in send order.

@@ -1,17 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { sql, type SQL } from "drizzle-orm";
 import type postgres from "postgres";
 import type { Database } from "../db/client.js";
 import { listBlocked } from "./blocks.js";
+import type { EventNotice } from "./event-log.js";
 import type { LiveEvent, SessionEndReason } from "./events.js";
 import type { Hub, LocalHub } from "./hub.js";
 
 const CHANNEL = "chat_hub";
-/** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; this leaves room for the envelope. */
-const NOTICE_BYTES = 7000;
 
 type Notice =
-  | { instance: string; kind: "events"; events: [string, number][] }
+  | EventNotice
   | { instance: string; kind: "presence"; subject: string; event: LiveEvent }
   | { instance: string; kind: "session"; username: string; sessionId: string; reason: SessionEndReason };
 
@@ -26,12 +24,13 @@ export async function createPostgresHub(
   client: postgres.Sql,
   db: Database,
   local: LocalHub,
+  onError: (error: unknown, what: string) => void,
 ): Promise<Hub & { stop(): Promise<void> }> {
   const instance = randomUUID();
   let listening = false;
 
   const send = (notice: Notice) => client.notify(CHANNEL, JSON.stringify(notice));
-  const warn = (error: unknown) => console.error("cross-instance notice failed:", error);
+  const warn = (error: unknown) => onError(error, "cross-instance notice failed");
 
   const receive = async (payload: string) => {
     const notice = JSON.parse(payload) as Notice;
@@ -40,19 +39,6 @@ export async function createPostgresHub(
     else if (notice.kind === "session") local.endSession(notice.username, notice.sessionId, notice.reason);
     else local.announce(notice.event, notice.subject, new Set(await listBlocked(db, notice.subject)));
   };
-
-  /**
-   * One "events" notice per chunk of (username, id) pairs: chunks end before NOTICE_BYTES of
-   * entries (a name's JSON plus at most 24 bytes of id and punctuation), so the payload with its
-   * envelope stays under PostgreSQL's 8000-byte limit. pg_notify sends at commit.
-   */
-  const noticeQuery = (appended: SQL) =>
-    sql`select count(pg_notify(${CHANNEL}, json_build_object('instance', ${instance}::text, 'kind', 'events', 'events', chunk)::text)) as notices
-        from (select json_agg(json_build_array(username, id)) as chunk
-              from (select username, id,
-                           floor(sum(octet_length(to_json(username)::text) + 24) over (order by username) / ${NOTICE_BYTES}) as part
-                    from ${appended} as entries) parted
-              group by part) chunks`;
 
   const subscription = await client.listen(
     CHANNEL,
@@ -66,7 +52,7 @@ export async function createPostgresHub(
 
   return {
     ...local,
-    noticeQuery,
+    commitNotices: { channel: CHANNEL, instance },
     announce(event, subject, excluded) {
       local.announce(event, subject, excluded);
       send({ instance, kind: "presence", subject, event }).catch(warn);

@@ -1,13 +1,13 @@
 import { and, eq, isNull, or } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { privateSessions, sessions } from "../db/schema.js";
-import { AppError } from "../lib/problem.js";
+import { AppError } from "./errors.js";
 import { hasBlocked } from "./blocks.js";
 import type { ChatContext } from "./context.js";
 import { appendEvents } from "./event-log.js";
 import { refuseSelf, requireUser } from "./users.js";
 
-export type PeerAddress = { host: string; port: number };
+type PeerAddress = { host: string; port: number };
 export type PrivateStopReason = "stopped" | "logout" | "timeout";
 
 const between = (a: string, b: string) =>
@@ -44,7 +44,10 @@ export async function startPrivate(context: ChatContext, caller: string, target:
       .from(privateSessions)
       .where(and(between(caller, target), isNull(privateSessions.endedAt)));
     if (!live) await tx.insert(privateSessions).values({ initiator: caller, peer: target });
-    const appended = await appendEvents(hub, tx, [target], "private_started", { from: caller, address: own?.address ?? null });
+    const appended = await appendEvents(hub.commitNotices, tx, [target], "private_started", {
+      from: caller,
+      address: own?.address ?? null,
+    });
     return appended.get(target);
   });
   if (notice) hub.publish(target, notice);
@@ -77,7 +80,10 @@ export async function endPrivateSessions(
       .where(and(involves, isNull(privateSessions.endedAt)))
       .returning({ initiator: privateSessions.initiator, peer: privateSessions.peer });
     const peers = [...new Set(ended.map((row) => (row.initiator === username ? row.peer : row.initiator)))];
-    return { count: ended.length, events: await appendEvents(hub, tx, peers, "private_stopped", { from: username, reason }) };
+    return {
+      count: ended.length,
+      events: await appendEvents(hub.commitNotices, tx, peers, "private_stopped", { from: username, reason }),
+    };
   });
   for (const [peer, event] of notices.events) hub.publish(peer, event);
   return notices.count;

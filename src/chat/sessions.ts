@@ -4,7 +4,7 @@ import type { Database } from "../db/client.js";
 import { queryRows, textArray } from "../db/client.js";
 import { blocks, sessions, users } from "../db/schema.js";
 import { createBatcher } from "../lib/batcher.js";
-import { AppError } from "../lib/problem.js";
+import { AppError } from "./errors.js";
 import type { ChatContext } from "./context.js";
 import type { SessionEndReason } from "./events.js";
 import { DISABLED_HASH, verifyPassword } from "./passwords.js";
@@ -12,9 +12,9 @@ import { announcePresence, announcePresenceTo } from "./presence.js";
 import { endPrivateSessions } from "./private.js";
 import type { LoginFailureReason } from "./telemetry.js";
 
-export const MAX_FAILED_ATTEMPTS = 3;
+const MAX_FAILED_ATTEMPTS = 3;
 
-export const LOGIN_TEXT = {
+const LOGIN_TEXT = {
   welcome: "Welcome to the greatest messaging application ever!",
   wrongPassword: "Invalid Password. Please try again",
   nowLocked: "Invalid Password. Your account has been blocked. Please try again later",
@@ -239,7 +239,7 @@ export async function logout(context: ChatContext, caller: Caller): Promise<void
  * Ends every session idle for the timeout. The UPDATE claims each session once, so several
  * instances sweeping the same database never end one twice.
  */
-export async function sweepIdleSessions(context: ChatContext): Promise<number> {
+async function sweepIdleSessions(context: ChatContext): Promise<number> {
   const ended = await context.db
     .update(sessions)
     .set({ endedAt: sql`now()`, endReason: "timeout" })

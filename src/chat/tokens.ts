@@ -7,7 +7,7 @@ import { settings } from "../db/schema.js";
 
 const TOKEN_LIFETIME_SECONDS = 24 * 60 * 60;
 
-export type TokenClaims = { sessionId: string; username: string };
+type TokenClaims = { sessionId: string; username: string };
 
 export type Tokens = {
   issue(claims: TokenClaims): Promise<{ token: string; expiresAt: Date }>;

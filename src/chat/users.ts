@@ -1,7 +1,7 @@
 import { and, eq, ne } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { users } from "../db/schema.js";
-import { AppError } from "../lib/problem.js";
+import { AppError } from "./errors.js";
 import { DISABLED_HASH } from "./passwords.js";
 
 export const INVALID_USER = "Error. Invalid user";

@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
+type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 
 const problemSchema = z.object({
   code: z.string().optional(),

@@ -7,7 +7,7 @@ import { z } from "zod";
  *   {"type":"bye","from":"hans","reason":"stopped"}  the session ends ("stopped", "logout" or "timeout")
  */
 
-export const MAX_PRIVATE_TEXT_LENGTH = 10_000;
+const MAX_PRIVATE_TEXT_LENGTH = 10_000;
 
 /** Longest line we buffer from a peer; anything longer breaks the connection instead of filling memory. */
 export const MAX_FRAME_LENGTH = 64 * 1024;

@@ -21,7 +21,7 @@ export type TerminalPrompt = {
   close(lastLine?: string): void;
 };
 
-export const COMMAND_PROMPT = "> ";
+const COMMAND_PROMPT = "> ";
 
 export function createTerminalPrompt(options: TerminalPromptOptions): TerminalPrompt {
   const { output, terminal } = options;

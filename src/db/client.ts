@@ -11,7 +11,7 @@ import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import * as schema from "./schema.js";
 
-export type Schema = typeof schema;
+type Schema = typeof schema;
 /** Either driver: the domain only uses what both share. */
 export type Database = PgDatabase<PgQueryResultHKT, Schema>;
 export type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
@@ -94,7 +94,7 @@ function preparedStatements(client: postgres.Sql): postgres.Sql {
             return method.call(object, ...args.slice(0, -1), (tx: postgres.Sql) => callback(wrap(tx)));
           };
         }
-        return Reflect.get(object, key, receiver);
+        return Reflect.get(object, key, receiver) as unknown;
       },
     });
   return wrap(client);
@@ -106,8 +106,9 @@ export function openDatabase(config: { databaseUrl?: string; dataDir: string }):
 
 /** Runs raw SQL (built with drizzle's `sql` template, so parameterised) and returns its rows on either driver. */
 export async function queryRows<Row>(db: Database | Transaction, query: SQL): Promise<Row[]> {
-  const result = (await db.execute(query)) as unknown as Row[] | { rows: Row[] };
-  return Array.isArray(result) ? result : result.rows;
+  // postgres.js answers the rows themselves, PGlite an object holding them.
+  const result: unknown = await db.execute(query);
+  return Array.isArray(result) ? (result as Row[]) : (result as { rows: Row[] }).rows;
 }
 
 /**

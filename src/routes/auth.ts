@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ChatContext } from "../chat/context.js";
 import { login, logout } from "../chat/sessions.js";
-import { requireSession } from "../lib/auth.js";
-import { clientAddress } from "../lib/client-address.js";
-import { bearerSecurity, createRouter, NUL_FREE, NUL_MESSAGE, problemResponses } from "../lib/openapi.js";
-import { Username } from "./schemas.js";
+import { requireSession } from "../http/auth.js";
+import { clientAddress } from "../http/client-address.js";
+import { bearerSecurity, createRouter, problemResponses } from "../http/router.js";
+import { NUL_FREE, NUL_MESSAGE, Username } from "./schemas.js";
 
 const LoginBody = z
   .object({

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { blockUser, listBlocked, unblockUser } from "../chat/blocks.js";
 import type { ChatContext } from "../chat/context.js";
-import { requireSession } from "../lib/auth.js";
-import { bearerSecurity, createRouter, problemResponses } from "../lib/openapi.js";
+import { requireSession } from "../http/auth.js";
+import { bearerSecurity, createRouter, problemResponses } from "../http/router.js";
 import { UserList, UsernameParam } from "./schemas.js";
 
 const BlockResult = z

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { sendBroadcast } from "../chat/broadcasts.js";
 import type { ChatContext } from "../chat/context.js";
-import { requireSession } from "../lib/auth.js";
-import { authenticatedProblems, bearerSecurity, createRouter, problemResponses } from "../lib/openapi.js";
+import { requireSession } from "../http/auth.js";
+import { authenticatedProblems, bearerSecurity, createRouter, problemResponses } from "../http/router.js";
 import { IdempotencyHeaders, MessageText } from "./schemas.js";
 
 const BroadcastBody = z.object({ text: MessageText }).strict().openapi("BroadcastRequest");

@@ -2,10 +2,11 @@ import { ServerResponse } from "node:http";
 import type { HttpBindings } from "@hono/node-server";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ChatContext } from "../chat/context.js";
-import { openEventStream, responseSink, webStreamSink, type EventStreamOptions } from "../chat/event-stream.js";
-import { alreadySent } from "../lib/already-sent.js";
-import { requireSession } from "../lib/auth.js";
-import { bearerSecurity, createRouter, problemResponses } from "../lib/openapi.js";
+import { openEventStream, type EventStreamOptions } from "../chat/event-stream.js";
+import { alreadySent } from "../http/node-response.js";
+import { requireSession } from "../http/auth.js";
+import { responseSink, webStreamSink } from "../http/stream-sink.js";
+import { bearerSecurity, createRouter, problemResponses } from "../http/router.js";
 
 const EventsQuery = z.object({
   access_token: z.string().optional().openapi({

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ChatContext } from "../chat/context.js";
 import { listMessages, sendMessage } from "../chat/messages.js";
-import { requireSession } from "../lib/auth.js";
-import { authenticatedProblems, bearerSecurity, createRouter, problemResponses } from "../lib/openapi.js";
+import { requireSession } from "../http/auth.js";
+import { authenticatedProblems, bearerSecurity, createRouter, problemResponses } from "../http/router.js";
 import { IdempotencyHeaders, Message, MessageText, Username } from "./schemas.js";
 
 const SendMessageBody = z.object({ to: Username, text: MessageText }).strict().openapi("SendMessageRequest");

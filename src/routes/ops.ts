@@ -1,10 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ChatContext } from "../chat/context.js";
-import { checkDatabase } from "../db/health.js";
-import type { Logger } from "../lib/logger.js";
-import { renderMetrics, type Metrics } from "../lib/metrics.js";
-import { createRouter, problemResponses, ProblemSchema } from "../lib/openapi.js";
-import { AppError } from "../lib/problem.js";
+import { countOnline } from "../chat/presence.js";
+import { checkDatabase, connectionsInUse } from "../db/health.js";
+import type { Logger } from "../observability/logger.js";
+import { renderMetrics, type Metrics } from "../observability/metrics.js";
+import { createRouter, problemResponses, ProblemSchema } from "../http/router.js";
+import { AppError } from "../chat/errors.js";
 
 const healthRoute = createRoute({
   method: "get",
@@ -69,6 +70,7 @@ const metricsRoute = createRoute({
 
 export function opsRoutes(context: ChatContext, observability: { logger: Logger; metrics: Metrics }) {
   const { logger, metrics } = observability;
+  const gauges = { sessionsOnline: () => countOnline(context.db), connectionsInUse: () => connectionsInUse(context.db) };
   return createRouter()
     .openapi(healthRoute, (c) => c.json({ status: "ok" as const }, 200))
     .openapi(readyRoute, async (c) => {
@@ -80,6 +82,6 @@ export function opsRoutes(context: ChatContext, observability: { logger: Logger;
       return c.json({ status: "ready" as const }, 200);
     })
     .openapi(metricsRoute, async (c) =>
-      c.text(await renderMetrics(metrics, context.db), 200, { "content-type": metrics.registry.contentType }),
+      c.text(await renderMetrics(metrics, gauges), 200, { "content-type": metrics.registry.contentType }),
     );
 }

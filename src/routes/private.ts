@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ChatContext } from "../chat/context.js";
 import { listPrivate, startPrivate, stopPrivate } from "../chat/private.js";
-import { requireSession } from "../lib/auth.js";
-import { bearerSecurity, createRouter, problemResponses } from "../lib/openapi.js";
+import { requireSession } from "../http/auth.js";
+import { bearerSecurity, createRouter, problemResponses } from "../http/router.js";
 import { UsernameParam } from "./schemas.js";
 
 const Address = z

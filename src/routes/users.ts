@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ChatContext } from "../chat/context.js";
 import { listOnline } from "../chat/presence.js";
-import { requireSession } from "../lib/auth.js";
-import { bearerSecurity, createRouter, problemResponses } from "../lib/openapi.js";
+import { requireSession } from "../http/auth.js";
+import { bearerSecurity, createRouter, problemResponses } from "../http/router.js";
 import { UserList } from "./schemas.js";
 
 const OnlineQuery = z.object({

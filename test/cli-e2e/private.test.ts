@@ -66,7 +66,9 @@ describe("private messaging between two terminal clients", () => {
 
     // The server never sees a private text: not in any request, nor in anything it stored, nor in either user's history.
     const privateTexts = ["hey dude", "the plans are in the droid", "and privately again"];
-    const sent = JSON.stringify(requests.mock.calls.map(([url, init]) => [String(url), init?.body ?? null]));
+    const sent = JSON.stringify(
+      requests.mock.calls.map(([url, init]) => [url instanceof Request ? url.url : String(url), init?.body ?? null]),
+    );
     expect(sent).toContain("Hey Dude");
     for (const text of privateTexts) expect(sent).not.toContain(text);
     const stored = await everythingStored(chatServer());

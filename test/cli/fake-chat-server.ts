@@ -15,7 +15,7 @@ type User = {
   events: StoredEvent[];
   streams: Set<ServerResponse>;
 };
-export type RecordedRequest = { method: string; path: string; headers: IncomingMessage["headers"]; body: string };
+type RecordedRequest = { method: string; path: string; headers: IncomingMessage["headers"]; body: string };
 
 const problem = (response: ServerResponse, status: number, code: string, detail: string, extras = {}) => {
   response.writeHead(status, { "content-type": "application/problem+json" });

@@ -30,6 +30,7 @@ export class VirtualScreen extends Writable {
   }
 
   private apply(text: string): void {
+    // eslint-disable-next-line no-control-regex -- terminal escape sequences are what this screen reads
     const sequence = /\x1b\[(\d*)([A-Za-z])|\r|\n|[^\x1b\r\n]/g;
     for (const [token, parameter, command] of text.matchAll(sequence)) {
       if (command !== undefined) this.control(command, parameter ? Number(parameter) : undefined);

@@ -1,6 +1,6 @@
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_BODY_BYTES } from "../../src/app.js";
+import { MAX_BODY_BYTES } from "../../src/http/body-limit.js";
 import { passwordOf, startTestServer } from "../support/chat.js";
 
 /** One raw HTTP/1.1 request, so the test decides exactly which length headers go out. */

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_BODY_BYTES } from "../../src/app.js";
+import { MAX_BODY_BYTES } from "../../src/http/body-limit.js";
 import { createTestChat, passwordOf, type TestChat } from "../support/chat.js";
 import {
   anyString,

@@ -5,7 +5,7 @@ import { decodeJwt, SignJWT, UnsecuredJWT } from "jose";
 import { expect } from "vitest";
 import { queryRows, type Database } from "../../src/db/client.js";
 import { settings } from "../../src/db/schema.js";
-import { problemStatus } from "../../src/lib/problem.js";
+import { problemStatus } from "../../src/http/problem.js";
 import type { TestChat } from "../support/chat.js";
 
 /** Runs per property: enough to reach the odd corners, few enough for < 60 s on two busy cores. */

@@ -1,4 +1,4 @@
-import { createObservability, type Observability } from "../../src/lib/telemetry.js";
+import { createObservability, type Observability } from "../../src/observability/telemetry.js";
 
 export type LogEntry = { level: number; msg: string; [field: string]: unknown };
 

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.js";
-import { createObservability } from "../../src/lib/telemetry.js";
+import { createObservability } from "../../src/observability/telemetry.js";
 import { createChatContext } from "../../src/server.js";
 import { expectProblem } from "../support/http.js";
 import { createTestChat, testConfig, type TestChat } from "../support/chat.js";

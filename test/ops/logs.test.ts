@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app.js";
-import { createLogger } from "../../src/lib/logger.js";
+import { createLogger } from "../../src/observability/logger.js";
 import { createChatContext } from "../../src/server.js";
 import { createTestChat, passwordOf, testConfig, type TestChat } from "../support/chat.js";
 import { openTestDatabase } from "../support/database.js";

@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { users } from "../../src/db/schema.js";
-import { createRateLimits } from "../../src/lib/rate-limit.js";
+import { createRateLimits } from "../../src/http/rate-limit.js";
 import { createTestChat, passwordOf, startTestServer, type TestChat } from "../support/chat.js";
 import { expectProblem, streamTracker } from "../support/http.js";
 

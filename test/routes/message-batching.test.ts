@@ -19,10 +19,10 @@ afterEach(() => vi.restoreAllMocks());
  */
 function transactionsWithLatency() {
   const transaction = chat.db.transaction.bind(chat.db);
-  return vi.spyOn(chat.db, "transaction").mockImplementation((async (...args: Parameters<typeof transaction>) => {
+  return vi.spyOn(chat.db, "transaction").mockImplementation(async (...args: Parameters<typeof transaction>) => {
     await sleep(10);
     return transaction(...args);
-  }) as typeof transaction);
+  });
 }
 
 const post = (send: Send) => chat.request("POST", "/messages", { token: send.token, json: { to: send.to, text: send.text } });

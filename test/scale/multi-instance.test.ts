@@ -54,7 +54,7 @@ describe.skipIf(!onPostgres)("two instances on one PostgreSQL database", () => {
       [luke, b],
       [yoda, a],
     ] as const)
-      await cluster.call(instance!, "POST", "/logout", token);
+      await cluster.call(instance, "POST", "/logout", token);
     await Promise.all([lukeStream.close(), yodaStream.close()]);
   });
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonRows } from "../../src/db/client.js";
 import { createLocalHub, type Subscriber } from "../../src/chat/hub.js";
 import { createPostgresHub } from "../../src/chat/pg-hub.js";
+import { commitNoticeQuery } from "../../src/chat/event-log.js";
 import { sleep, waitUntil } from "../events/helpers.js";
 import { openTestDatabase } from "../support/database.js";
 
@@ -19,9 +20,9 @@ describe.skipIf(!onPostgres)("event notices between instances (PostgreSQL hub)",
   beforeAll(async () => {
     database = await openTestDatabase();
     const client = database.sql!;
-    sender = await createPostgresHub(client, database.db, createLocalHub({ pingIntervalMs: 60_000 }));
+    sender = await createPostgresHub(client, database.db, createLocalHub({ pingIntervalMs: 60_000 }), failOnError);
     const local = createLocalHub({ pingIntervalMs: 60_000 });
-    receiver = await createPostgresHub(client, database.db, local);
+    receiver = await createPostgresHub(client, database.db, local, failOnError);
     // Every user below has a stream on the receiving instance, which records what it is told.
     for (let index = 0; index < 600; index++) {
       const username = longName(index);
@@ -46,7 +47,7 @@ describe.skipIf(!onPostgres)("event notices between instances (PostgreSQL hub)",
   it("tells the other instance every user's new id, in notices PostgreSQL accepts, only once committed", async () => {
     const appended = Array.from({ length: 600 }, (_, index) => ({ username: longName(index), id: 1_000_000_000_000 + index }));
     const statement = sql`with appended as (select * from jsonb_to_recordset(${jsonRows(appended)}) as t(username text, id bigint))
-                          ${sender.noticeQuery!(sql.raw("appended"))}`;
+                          ${commitNoticeQuery(sender.commitNotices!, sql.raw("appended"))}`;
 
     await database.db
       .transaction(async (tx) => {
@@ -65,6 +66,10 @@ describe.skipIf(!onPostgres)("event notices between instances (PostgreSQL hub)",
     expect(Math.max(...payloadBytes)).toBeLessThan(8000);
   });
 });
+
+function failOnError(error: unknown): never {
+  throw error;
+}
 
 /** A 64-character name (the longest allowed) whose JSON form is mostly \u escapes. */
 function longName(index: number): string {

@@ -8,7 +8,7 @@ import type { ChatContext } from "../../src/chat/context.js";
 import { upsertUsers } from "../../src/chat/credentials.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import { sessions } from "../../src/db/schema.js";
-import type { Observability } from "../../src/lib/telemetry.js";
+import type { Observability } from "../../src/observability/telemetry.js";
 import { createChatContext, startServer, type RunningServer } from "../../src/server.js";
 import { openTestDatabase } from "./database.js";
 import { EventReader } from "./sse.js";

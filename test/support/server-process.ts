@@ -24,8 +24,8 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}, t
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
+  child.stdout.on("data", (chunk) => (output += chunk));
+  child.stderr.on("data", (chunk) => (output += chunk));
   const exited = new Promise<number | string>((resolve) =>
     child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
   );
@@ -35,11 +35,11 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}, t
       const match = output.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
       if (match) {
         clearTimeout(timer);
-        child.stdout!.off("data", check);
+        child.stdout.off("data", check);
         resolve(Number(match[1]));
       }
     };
-    child.stdout!.on("data", check);
+    child.stdout.on("data", check);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`server exited (${code}) before listening:\n${output}`));

@@ -2,8 +2,8 @@ import type { MiddlewareHandler } from "hono";
 import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import type { RateLimitSettings } from "../chat/context.js";
 import { clientAddress } from "./client-address.js";
-import type { AppEnv } from "./openapi.js";
-import { AppError } from "./problem.js";
+import type { AppEnv } from "./router.js";
+import { AppError } from "../chat/errors.js";
 
 const WINDOW_SECONDS = 60;
 

@@ -1,7 +1,4 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import { countOnline } from "../chat/presence.js";
-import type { Database } from "../db/client.js";
-import { connectionsInUse } from "../db/health.js";
 
 const EVENT_TYPES = ["message", "broadcast", "private_started", "private_stopped", "presence", "session_ended", "resync"];
 const LOGIN_FAILURE_REASONS = ["unknown_user", "wrong_password", "locked"];
@@ -75,9 +72,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** Readers of the gauges that live in the database, asked at each scrape. */
+export type DatabaseGauges = { sessionsOnline(): Promise<number>; connectionsInUse(): Promise<number> };
+
 /** The Prometheus text exposition, with the gauges read from the database refreshed first. */
-export async function renderMetrics(metrics: Metrics, db: Database): Promise<string> {
-  const [sessions, connections] = await Promise.allSettled([countOnline(db), connectionsInUse(db)]);
+export async function renderMetrics(metrics: Metrics, gauges: DatabaseGauges): Promise<string> {
+  const [sessions, connections] = await Promise.allSettled([gauges.sessionsOnline(), gauges.connectionsInUse()]);
   metrics.sessionsOnline.set(sessions.status === "fulfilled" ? sessions.value : Number.NaN);
   metrics.databaseConnectionsInUse.set(connections.status === "fulfilled" ? connections.value : Number.NaN);
   return metrics.registry.metrics();

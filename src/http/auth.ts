@@ -1,8 +1,8 @@
 import type { MiddlewareHandler } from "hono";
 import type { ChatContext } from "../chat/context.js";
 import { authenticate } from "../chat/sessions.js";
-import type { AppEnv } from "./openapi.js";
-import { AppError } from "./problem.js";
+import type { AppEnv } from "./router.js";
+import { AppError } from "../chat/errors.js";
 
 function bearerToken(header: string | undefined): string | undefined {
   const match = header?.match(/^Bearer\s+(\S+)\s*$/i);

@@ -3,10 +3,10 @@ import { routePath } from "hono/route";
 import type { Caller } from "../chat/sessions.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
-import type { AppEnv } from "./openapi.js";
+import type { AppEnv } from "../http/router.js";
 
 /** What a request that matched no route is counted as, so unknown paths cannot grow the label set. */
-export const UNMATCHED_ROUTE = "(unmatched)";
+const UNMATCHED_ROUTE = "(unmatched)";
 
 /**
  * One log line and one histogram sample per request: request id, method, route pattern, path

@@ -2,7 +2,7 @@ import type { Http2Bindings, HttpBindings } from "@hono/node-server";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 
 /** The header @hono/node-server's RESPONSE_ALREADY_SENT carries. */
-export const ALREADY_SENT_HEADER = "x-hono-already-sent";
+const ALREADY_SENT_HEADER = "x-hono-already-sent";
 
 /** What a handler that wrote its response to node:http itself returns (see nodeServerFetch). */
 export const alreadySent = () => new Response(null, { headers: { [ALREADY_SENT_HEADER]: "true" } });

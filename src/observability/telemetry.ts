@@ -12,7 +12,7 @@ export function createObservability(options: LoggerOptions & { processMetrics?: 
 }
 
 /** Turns what the domain reports into log lines (one per session start/end, stream open/close) and metrics. */
-export function createTelemetry(logger: Logger, metrics: Metrics): ChatTelemetry {
+function createTelemetry(logger: Logger, metrics: Metrics): ChatTelemetry {
   const openedAt = new WeakMap<StreamInfo, number>();
   const streamFields = (stream: StreamInfo) => ({
     reqId: stream.requestId,

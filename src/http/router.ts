@@ -1,6 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Caller } from "../chat/sessions.js";
-import { AppError, problemStatus, type ProblemCode } from "./problem.js";
+import { AppError, ERROR_CODES } from "../chat/errors.js";
 import type { RateLimits } from "./rate-limit.js";
 
 export type AppEnv = { Variables: { caller: Caller; requestId: string; rateLimits: RateLimits } };
@@ -10,7 +10,7 @@ export const ProblemSchema = z
     type: z.string().openapi({ example: "/problems/unknown-user" }),
     title: z.string().openapi({ example: "Unknown user" }),
     status: z.number().int().openapi({ example: 404 }),
-    code: z.enum(Object.keys(problemStatus) as [ProblemCode, ...ProblemCode[]]).openapi({ example: "unknown_user" }),
+    code: z.enum(ERROR_CODES).openapi({ example: "unknown_user" }),
     detail: z.string().openapi({ example: "Error. Invalid user" }),
     requestId: z.string().optional().openapi({ description: "Also in the X-Request-Id header; quote it when reporting a 500." }),
     errors: z
@@ -73,9 +73,5 @@ export function createRouter() {
     },
   });
 }
-
-/** PostgreSQL text cannot hold U+0000: strings bound for the database refuse it here (400), not there (500). */
-export const NUL_FREE = /^[^\u0000]*$/;
-export const NUL_MESSAGE = "must not contain the NUL character (U+0000)";
 
 export const bearerSecurity = [{ bearerAuth: [] }];
