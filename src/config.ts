@@ -1,56 +1,31 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
-
-/** Everything the server can be told at start-up; the one place that reads argv and process.env. */
-export type Config = {
-  port: number;
-  host: string;
-  blockDurationSeconds: number;
-  timeoutSeconds: number;
-  credentialsFile: string;
-  dataDir: string;
-  databaseUrl?: string;
-  jwtSecret?: string;
-  pingIntervalSeconds: number;
-  /** scrypt cost parameter N (a power of two); lower only for benchmarks with thousands of users. */
-  passwordHashCost: number;
-  /** Bytes an event stream may have waiting for a slow reader before it is cut off. */
-  streamBufferBytes: number;
-  logLevel: LogLevel;
-  /** Origins whose pages may call the API (CORS); empty allows none, `*` any. */
-  corsOrigins: string[];
-  /** Requests per minute, counted per instance (in memory); 0 turns a limit off. */
-  rateLimitPerUser: number;
-  rateLimitPerAddress: number;
-  loginRateLimitPerUsername: number;
-  loginRateLimitPerAddress: number;
-};
+import { LOG_LEVELS } from "./observability/logger.js";
 
 export class ConfigError extends Error {}
 
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+/**
+ * One start-up option: its flag (none for secrets, which only the environment should carry), its
+ * environment variable, its default, and the zod schema that checks and converts it. The usage
+ * text, the config type and the README's flag table (checked by a test) all come from this list.
+ */
+type Option<Schema extends z.ZodType> = {
+  flag?: string;
+  env: string;
+  /** What `--help` shows after the flag, e.g. `<seconds>`. */
+  argument?: string;
+  default?: string;
+  /** The default as the README and `--help` show it, when not the literal value. */
+  shownDefault?: string;
+  /** Index among the original server's positional arguments `[port] [block_duration] [timeout]`. */
+  positional?: number;
+  /** A flag that may be repeated, its values joined as a list (the variable takes a comma-separated list). */
+  list?: boolean;
+  help: string;
+  schema: Schema;
+};
 
-const USAGE = `usage: npm start -- [port] [block_duration] [timeout] [options]
-  --port <n>              TCP port (default 4000; 0 picks a free one)        PORT
-  --host <addr>           address to listen on (default 0.0.0.0)              HOST
-  --block-duration <s>    lockout after 3 wrong passwords, seconds (60)       BLOCK_DURATION
-  --timeout <s>           inactivity logout, seconds (120)                    TIMEOUT
-  --credentials <file>    credentials file (./credentials.txt)                CREDENTIALS_FILE
-  --data-dir <dir>        embedded database directory (./data)                DATA_DIR
-  --database-url <url>    use this PostgreSQL server instead of the embedded  DATABASE_URL
-  --ping-interval <s>     keep-alive comment on event streams (15)            PING_INTERVAL
-  --password-hash-cost <n> scrypt N, a power of two (16384)                   PASSWORD_HASH_COST
-  --stream-buffer <bytes> per-stream buffer before a slow reader is cut off   STREAM_BUFFER_BYTES
-  --log-level <level>     fatal|error|warn|info|debug|trace|silent (info)     LOG_LEVEL
-  --cors-origin <origin>  origin whose pages may call the API; repeatable,    CORS_ORIGINS
-                          or a comma-separated list; * for any (default none)
-  --rate-limit <n>        authenticated requests per minute per user (6000)   RATE_LIMIT
-  --address-rate-limit <n> requests per minute per client address (12000)     ADDRESS_RATE_LIMIT
-  --login-rate-limit <n>  login attempts per minute per username (60)         LOGIN_RATE_LIMIT
-  --login-address-rate-limit <n> login attempts per minute per address (600)  LOGIN_ADDRESS_RATE_LIMIT
-                          rate limits are counted per instance; 0 turns one off
-  JWT_SECRET              token signing secret (default: generated once, kept in the database)`;
+const option = <Schema extends z.ZodType>(spec: Option<Schema>) => spec;
 
 const seconds = (name: string) =>
   z.coerce
@@ -63,113 +38,234 @@ const perMinute = (name: string) =>
     .int(`${name} must be a whole number`)
     .min(0, `${name} must be 0 (off) or more`);
 
-const schema = z.object({
-  port: z.coerce
-    .number({ error: "port must be a number" })
-    .int("port must be a whole number")
-    .min(0, "port must be between 0 and 65535")
-    .max(65535, "port must be between 0 and 65535"),
-  host: z.string().min(1, "host must not be empty"),
-  blockDurationSeconds: seconds("block_duration"),
-  timeoutSeconds: seconds("timeout"),
-  credentialsFile: z.string().min(1, "credentials must name a file"),
-  dataDir: z.string().min(1, "data-dir must name a directory"),
-  databaseUrl: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, "database-url must start with postgres:// or postgresql://")
-    .optional(),
-  jwtSecret: z.string().min(32, "JWT_SECRET must be at least 32 characters").optional(),
-  pingIntervalSeconds: seconds("ping-interval"),
-  passwordHashCost: z.coerce
-    .number({ error: "password-hash-cost must be a number" })
-    .int()
-    .refine((n) => n >= 2 && n <= 2 ** 20 && (n & (n - 1)) === 0, "password-hash-cost must be a power of two up to 1048576"),
-  streamBufferBytes: z.coerce
-    .number({ error: "stream-buffer must be a number of bytes" })
-    .int()
-    .min(4096, "stream-buffer must be at least 4096 bytes"),
-  logLevel: z.enum(LOG_LEVELS, { error: `log-level must be one of ${LOG_LEVELS.join(", ")}` }),
-  corsOrigins: z.array(
-    z.string().transform((value, context) => {
-      if (value === "*") return value;
-      const origin = URL.canParse(value) ? new URL(value).origin : "null";
-      if (origin === "null" || value.replace(/\/$/, "") !== origin) {
-        context.addIssue({
-          code: "custom",
-          message: `cors-origin "${value}" must be an origin like https://chat.example.com (scheme, host, optional port; no path) or *`,
-        });
-        return z.NEVER;
-      }
-      return origin;
-    }),
-  ),
-  rateLimitPerUser: perMinute("rate-limit"),
-  rateLimitPerAddress: perMinute("address-rate-limit"),
-  loginRateLimitPerUsername: perMinute("login-rate-limit"),
-  loginRateLimitPerAddress: perMinute("login-address-rate-limit"),
+const origin = z.string().transform((value, context) => {
+  if (value === "*") return value;
+  const parsed = URL.canParse(value) ? new URL(value).origin : "null";
+  if (parsed === "null" || value.replace(/\/$/, "") !== parsed) {
+    context.addIssue({
+      code: "custom",
+      message: `cors-origin "${value}" must be an origin like https://chat.example.com (scheme, host, optional port; no path) or *`,
+    });
+    return z.NEVER;
+  }
+  return parsed;
 });
+
+/** Every option, in the order `--help` and the README list them. */
+export const OPTIONS = {
+  port: option({
+    flag: "port",
+    env: "PORT",
+    argument: "<n>",
+    default: "4000",
+    positional: 0,
+    help: "TCP port (0 picks a free one)",
+    schema: z.coerce
+      .number({ error: "port must be a number" })
+      .int("port must be a whole number")
+      .min(0, "port must be between 0 and 65535")
+      .max(65535, "port must be between 0 and 65535"),
+  }),
+  host: option({
+    flag: "host",
+    env: "HOST",
+    argument: "<address>",
+    default: "0.0.0.0",
+    help: "address to listen on",
+    schema: z.string().min(1, "host must not be empty"),
+  }),
+  blockDurationSeconds: option({
+    flag: "block-duration",
+    env: "BLOCK_DURATION",
+    argument: "<seconds>",
+    default: "60",
+    positional: 1,
+    help: "seconds a username stays locked after 3 wrong passwords",
+    schema: seconds("block_duration"),
+  }),
+  timeoutSeconds: option({
+    flag: "timeout",
+    env: "TIMEOUT",
+    argument: "<seconds>",
+    default: "120",
+    positional: 2,
+    help: "seconds without a command before the server logs a session out",
+    schema: seconds("timeout"),
+  }),
+  credentialsFile: option({
+    flag: "credentials",
+    env: "CREDENTIALS_FILE",
+    argument: "<file>",
+    default: "./credentials.txt",
+    help: "`username password` per line, one space",
+    schema: z.string().min(1, "credentials must name a file"),
+  }),
+  dataDir: option({
+    flag: "data-dir",
+    env: "DATA_DIR",
+    argument: "<dir>",
+    default: "./data",
+    help: "where the embedded database keeps its files",
+    schema: z.string().min(1, "data-dir must name a directory"),
+  }),
+  databaseUrl: option({
+    flag: "database-url",
+    env: "DATABASE_URL",
+    argument: "<url>",
+    shownDefault: "(none)",
+    help: "use this PostgreSQL server instead of the embedded database",
+    schema: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "database-url must start with postgres:// or postgresql://")
+      .optional(),
+  }),
+  pingIntervalSeconds: option({
+    flag: "ping-interval",
+    env: "PING_INTERVAL",
+    argument: "<seconds>",
+    default: "15",
+    help: "seconds between `: ping` comments on event streams",
+    schema: seconds("ping-interval"),
+  }),
+  passwordHashCost: option({
+    flag: "password-hash-cost",
+    env: "PASSWORD_HASH_COST",
+    argument: "<n>",
+    default: "16384",
+    help: "scrypt N, a power of two; lower it only for benchmarks with thousands of users",
+    schema: z.coerce
+      .number({ error: "password-hash-cost must be a number" })
+      .int()
+      .refine((n) => n >= 2 && n <= 2 ** 20 && (n & (n - 1)) === 0, "password-hash-cost must be a power of two up to 1048576"),
+  }),
+  streamBufferBytes: option({
+    flag: "stream-buffer",
+    env: "STREAM_BUFFER_BYTES",
+    argument: "<bytes>",
+    default: String(256 * 1024),
+    help: "bytes a slow stream reader may fall behind before it is cut off",
+    schema: z.coerce
+      .number({ error: "stream-buffer must be a number of bytes" })
+      .int()
+      .min(4096, "stream-buffer must be at least 4096 bytes"),
+  }),
+  logLevel: option({
+    flag: "log-level",
+    env: "LOG_LEVEL",
+    argument: "<level>",
+    default: "info",
+    help: LOG_LEVELS.join("|"),
+    schema: z.enum(LOG_LEVELS, { error: `log-level must be one of ${LOG_LEVELS.join(", ")}` }),
+  }),
+  corsOrigins: option({
+    flag: "cors-origin",
+    env: "CORS_ORIGINS",
+    argument: "<origin>",
+    shownDefault: "(none)",
+    list: true,
+    help: "origins whose pages may call the API; repeat the flag or give a comma-separated list; * allows any",
+    schema: z.array(origin),
+  }),
+  rateLimitPerUser: option({
+    flag: "rate-limit",
+    env: "RATE_LIMIT",
+    argument: "<n>",
+    default: "6000",
+    help: "authenticated requests per minute per user (0: off)",
+    schema: perMinute("rate-limit"),
+  }),
+  rateLimitPerAddress: option({
+    flag: "address-rate-limit",
+    env: "ADDRESS_RATE_LIMIT",
+    argument: "<n>",
+    default: "12000",
+    help: "requests per minute per client address (0: off)",
+    schema: perMinute("address-rate-limit"),
+  }),
+  loginRateLimitPerUsername: option({
+    flag: "login-rate-limit",
+    env: "LOGIN_RATE_LIMIT",
+    argument: "<n>",
+    default: "60",
+    help: "login attempts per minute per username (0: off)",
+    schema: perMinute("login-rate-limit"),
+  }),
+  loginRateLimitPerAddress: option({
+    flag: "login-address-rate-limit",
+    env: "LOGIN_ADDRESS_RATE_LIMIT",
+    argument: "<n>",
+    default: "600",
+    help: "login attempts per minute per client address (0: off)",
+    schema: perMinute("login-address-rate-limit"),
+  }),
+  jwtSecret: option({
+    env: "JWT_SECRET",
+    shownDefault: "generated once, kept in the database",
+    help: "token signing secret (32+ characters)",
+    schema: z.string().min(32, "JWT_SECRET must be at least 32 characters").optional(),
+  }),
+};
+
+type Options = typeof OPTIONS;
+type OptionKey = keyof Options;
+
+const schema = z.object(
+  Object.fromEntries(Object.entries(OPTIONS).map(([key, spec]) => [key, spec.schema])) as {
+    [Key in OptionKey]: Options[Key]["schema"];
+  },
+);
+
+/** Everything the server can be told at start-up; the one place that reads argv and process.env. */
+export type Config = z.infer<typeof schema>;
+
+const entries = Object.entries(OPTIONS) as [OptionKey, Option<z.ZodType>][];
+
+/** The `--help` text, from OPTIONS. */
+function usage(): string {
+  const rows = entries.map(([, spec]) => {
+    const name = spec.flag ? `--${spec.flag} ${spec.argument ?? ""}`.trimEnd() : "";
+    const shown = spec.shownDefault ?? spec.default;
+    return `  ${name.padEnd(32)} ${spec.env.padEnd(26)} ${shown ?? ""}\n      ${spec.help}`;
+  });
+  return [
+    "usage: npm start -- [port] [block_duration] [timeout] [options]",
+    `  ${"flag".padEnd(32)} ${"variable".padEnd(26)} default`,
+    ...rows,
+    "Flags win, then positional arguments, then environment variables, then defaults.",
+    "Rate limits are counted by each instance in its own memory.",
+  ].join("\n");
+}
 
 /** Reads flags, then positional arguments, then environment variables, then defaults. */
 export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Config {
+  const parseOptions: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> = {
+    help: { type: "boolean", short: "h" },
+  };
+  for (const [, spec] of entries) if (spec.flag) parseOptions[spec.flag] = { type: "string", multiple: spec.list === true };
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        port: { type: "string" },
-        host: { type: "string" },
-        "block-duration": { type: "string" },
-        timeout: { type: "string" },
-        credentials: { type: "string" },
-        "data-dir": { type: "string" },
-        "database-url": { type: "string" },
-        "ping-interval": { type: "string" },
-        "password-hash-cost": { type: "string" },
-        "stream-buffer": { type: "string" },
-        "log-level": { type: "string" },
-        "cors-origin": { type: "string", multiple: true },
-        "rate-limit": { type: "string" },
-        "address-rate-limit": { type: "string" },
-        "login-rate-limit": { type: "string" },
-        "login-address-rate-limit": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: parseOptions });
   } catch (error) {
-    throw new ConfigError(`${(error as Error).message}\n${USAGE}`);
+    throw new ConfigError(`${(error as Error).message}\n${usage()}`);
   }
   const { values, positionals } = parsed;
-  if (values.help) throw new ConfigError(USAGE);
+  if (values.help) throw new ConfigError(usage());
   if (positionals.length > 3) {
-    throw new ConfigError(`unexpected argument "${positionals[3]}": at most [port] [block_duration] [timeout]\n${USAGE}`);
+    throw new ConfigError(`unexpected argument "${positionals[3]}": at most [port] [block_duration] [timeout]\n${usage()}`);
   }
-  const [positionalPort, positionalBlock, positionalTimeout] = positionals;
-  const pick = (...candidates: (string | undefined)[]) => candidates.find((value) => value !== undefined && value !== "");
-
-  const result = schema.safeParse({
-    port: pick(values.port, positionalPort, env.PORT, "4000"),
-    host: pick(values.host, env.HOST, "0.0.0.0"),
-    blockDurationSeconds: pick(values["block-duration"], positionalBlock, env.BLOCK_DURATION, "60"),
-    timeoutSeconds: pick(values.timeout, positionalTimeout, env.TIMEOUT, "120"),
-    credentialsFile: pick(values.credentials, env.CREDENTIALS_FILE, "./credentials.txt"),
-    dataDir: pick(values["data-dir"], env.DATA_DIR, "./data"),
-    databaseUrl: pick(values["database-url"], env.DATABASE_URL),
-    jwtSecret: pick(env.JWT_SECRET),
-    pingIntervalSeconds: pick(values["ping-interval"], env.PING_INTERVAL, "15"),
-    passwordHashCost: pick(values["password-hash-cost"], env.PASSWORD_HASH_COST, "16384"),
-    streamBufferBytes: pick(values["stream-buffer"], env.STREAM_BUFFER_BYTES, String(256 * 1024)),
-    logLevel: pick(values["log-level"], env.LOG_LEVEL, "info"),
-    corsOrigins: splitList(values["cors-origin"]?.join(",") ?? env.CORS_ORIGINS),
-    rateLimitPerUser: pick(values["rate-limit"], env.RATE_LIMIT, "6000"),
-    rateLimitPerAddress: pick(values["address-rate-limit"], env.ADDRESS_RATE_LIMIT, "12000"),
-    loginRateLimitPerUsername: pick(values["login-rate-limit"], env.LOGIN_RATE_LIMIT, "60"),
-    loginRateLimitPerAddress: pick(values["login-address-rate-limit"], env.LOGIN_ADDRESS_RATE_LIMIT, "600"),
-  });
+  const given = (value: unknown) => (typeof value === "string" && value !== "" ? value : undefined);
+  const raw: Record<string, unknown> = Object.fromEntries(
+    entries.map(([key, spec]): [string, unknown] => {
+      const flagValue: unknown = spec.flag ? values[spec.flag] : undefined;
+      if (spec.list) return [key, splitList(Array.isArray(flagValue) ? flagValue.join(",") : env[spec.env])];
+      const positional = spec.positional === undefined ? undefined : positionals[spec.positional];
+      return [key, given(flagValue) ?? given(positional) ?? given(env[spec.env]) ?? spec.default];
+    }),
+  );
+  const result = schema.safeParse(raw);
   if (!result.success) {
     const messages = result.error.issues.map((issue) => issue.message);
-    throw new ConfigError(`${messages.join("; ")}\n${USAGE}`);
+    throw new ConfigError(`${messages.join("; ")}\n${usage()}`);
   }
   return result.data;
 }

@@ -1,8 +1,10 @@
 import { pino, type DestinationStream, type Logger } from "pino";
 import pretty from "pino-pretty";
-import type { LogLevel } from "../config.js";
 
 export type { Logger };
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Never written, whatever a log call is handed: credentials and message texts. */
 const REDACTED_PATHS = [
