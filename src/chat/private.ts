@@ -1,4 +1,4 @@
-import { and, eq, isNull, or } from "drizzle-orm";
+import { and, eq, isNull, or, sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { privateSessions, sessions } from "../db/schema.js";
 import { AppError } from "./errors.js";
@@ -7,7 +7,6 @@ import type { ChatContext } from "./context.js";
 import { appendEvents } from "./event-log.js";
 import { refuseSelf, requireUser } from "./users.js";
 
-type PeerAddress = { host: string; port: number };
 export type PrivateStopReason = "stopped" | "logout" | "timeout";
 
 const between = (a: string, b: string) =>
@@ -76,7 +75,7 @@ export async function endPrivateSessions(
   const notices = await db.transaction(async (tx) => {
     const ended = await tx
       .update(privateSessions)
-      .set({ endedAt: new Date() })
+      .set({ endedAt: sql`now()` })
       .where(and(involves, isNull(privateSessions.endedAt)))
       .returning({ initiator: privateSessions.initiator, peer: privateSessions.peer });
     const peers = [...new Set(ended.map((row) => (row.initiator === username ? row.peer : row.initiator)))];

@@ -1,4 +1,4 @@
-import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { and, eq, isNull, lt, sql, type SQL } from "drizzle-orm";
 import { LRUCache } from "lru-cache";
 import type { Database } from "../db/client.js";
 import { queryRows, textArray } from "../db/client.js";
@@ -31,22 +31,33 @@ export type LoginRequest = {
   p2pPort?: number;
 };
 
-const secondsUntil = (when: Date) => Math.max(1, Math.ceil((when.getTime() - Date.now()) / 1000));
+/**
+ * Seconds the username stays locked, by the database's clock (the one that set the lock), or null
+ * when it is not locked. Every lock time is read and written by the database, so instances with
+ * clocks apart agree.
+ */
+const lockSecondsLeft = (lockedUntil: SQL) =>
+  sql<
+    number | null
+  >`case when ${lockedUntil} > now() then greatest(1, ceil(extract(epoch from ${lockedUntil} - now())))::int end`;
 
-const locked = (detail: string, until: Date) => new AppError("account_locked", detail, { retryAfter: secondsUntil(until) });
+const locked = (detail: string, seconds: number) => new AppError("account_locked", detail, { retryAfter: seconds });
 
 /** Login with the original's lockout: 3 consecutive wrong passwords lock the username, from any address. */
 export async function login(context: ChatContext, request: LoginRequest) {
   const { db, tokens, hub } = context;
   const failed = (reason: LoginFailureReason) => context.telemetry?.loginFailed(request.username, reason);
-  const [user] = await db.select().from(users).where(eq(users.username, request.username));
+  const [user] = await db
+    .select({ passwordHash: users.passwordHash, lockSeconds: lockSecondsLeft(sql`${users.lockedUntil}`) })
+    .from(users)
+    .where(eq(users.username, request.username));
   if (!user || user.passwordHash === DISABLED_HASH) {
     failed("unknown_user");
     throw new AppError("invalid_credentials", LOGIN_TEXT.unknownUser);
   }
-  if (user.lockedUntil && user.lockedUntil > new Date()) {
+  if (user.lockSeconds !== null) {
     failed("locked");
-    throw locked(LOGIN_TEXT.locked, user.lockedUntil);
+    throw locked(LOGIN_TEXT.locked, user.lockSeconds);
   }
 
   if (!(await verifyPassword(request.password, user.passwordHash))) {
@@ -56,7 +67,13 @@ export async function login(context: ChatContext, request: LoginRequest) {
   // One statement: reset the failure count unless a lock began meanwhile (a concurrent third
   // failure wins), open the session unless one is live, and read whom the user blocked (they
   // are not told of the login). The reset stands even when the session is refused.
-  const [outcome] = await queryRows<{ cleared: boolean; id: string | null; started_at: Date | string | null; blocked: string[] }>(
+  const [outcome] = await queryRows<{
+    cleared: boolean;
+    lock_seconds: number | null;
+    id: string | null;
+    started_at: Date | string | null;
+    blocked: string[];
+  }>(
     db,
     sql`with cleared as (
           update ${users} set failed_attempts = 0
@@ -69,12 +86,13 @@ export async function login(context: ChatContext, request: LoginRequest) {
           returning id, started_at
         )
         select exists (select 1 from cleared) as cleared, opened.id, opened.started_at,
+               (select ${lockSecondsLeft(sql`locked_until`)} from ${users} where username = ${request.username}) as lock_seconds,
                array(select blocked from ${blocks} where blocker = ${request.username}) as blocked
         from (select 1) as one left join opened on true`,
   );
   if (!outcome?.cleared) {
     failed("locked");
-    throw locked(LOGIN_TEXT.locked, new Date(Date.now() + context.settings.blockDurationSeconds * 1000));
+    throw locked(LOGIN_TEXT.locked, outcome?.lock_seconds ?? context.settings.blockDurationSeconds);
   }
   if (outcome.id === null || outcome.started_at === null) throw new AppError("already_logged_in", LOGIN_TEXT.alreadyLoggedIn);
   const session = { id: outcome.id, startedAt: new Date(outcome.started_at) };
@@ -91,29 +109,39 @@ export async function login(context: ChatContext, request: LoginRequest) {
   };
 }
 
-/** Counts a wrong password atomically; the third in a row locks the username. Always throws. */
+/**
+ * Counts a wrong password atomically; the third in a row locks the username. Always throws. When
+ * a lock is already on (a concurrent third failure won), nothing is counted and the lock's time
+ * left is answered.
+ */
 async function recordFailure(context: ChatContext, username: string): Promise<never> {
   const { db, settings } = context;
-  const reachesLimit = sql`${users.failedAttempts} + 1 >= ${MAX_FAILED_ATTEMPTS}`;
-  const [counted] = await db
-    .update(users)
-    .set({
-      failedAttempts: sql`case when ${reachesLimit} then 0 else ${users.failedAttempts} + 1 end`,
-      lockedUntil: sql`case when ${reachesLimit} then now() + make_interval(secs => ${settings.blockDurationSeconds}) else ${users.lockedUntil} end`,
-    })
-    .where(and(eq(users.username, username), or(isNull(users.lockedUntil), lt(users.lockedUntil, sql`now()`))))
-    .returning({ failedAttempts: users.failedAttempts, lockedUntil: users.lockedUntil });
-  if (!counted) {
+  const [outcome] = await queryRows<{ counted: boolean; failed_attempts: number | null; lock_seconds: number | null }>(
+    db,
+    sql`with counted as (
+          update ${users}
+          set failed_attempts = case when failed_attempts + 1 >= ${MAX_FAILED_ATTEMPTS} then 0 else failed_attempts + 1 end,
+              locked_until = case when failed_attempts + 1 >= ${MAX_FAILED_ATTEMPTS}
+                                  then now() + make_interval(secs => ${settings.blockDurationSeconds}) else locked_until end
+          where username = ${username} and (locked_until is null or locked_until < now())
+          returning failed_attempts, locked_until
+        )
+        select counted.failed_attempts is not null as counted, counted.failed_attempts,
+               ${lockSecondsLeft(sql`coalesce(counted.locked_until, u.locked_until)`)} as lock_seconds
+        from ${users} u left join counted on true
+        where u.username = ${username}`,
+  );
+  if (!outcome?.counted || outcome.failed_attempts === null) {
     context.telemetry?.loginFailed(username, "locked");
-    throw locked(LOGIN_TEXT.locked, new Date(Date.now() + settings.blockDurationSeconds * 1000));
+    throw locked(LOGIN_TEXT.locked, outcome?.lock_seconds ?? settings.blockDurationSeconds);
   }
   context.telemetry?.loginFailed(username, "wrong_password");
-  if (counted.lockedUntil && counted.lockedUntil > new Date()) {
+  if (outcome.lock_seconds !== null) {
     context.telemetry?.accountLocked(username, settings.blockDurationSeconds);
-    throw locked(LOGIN_TEXT.nowLocked, counted.lockedUntil);
+    throw locked(LOGIN_TEXT.nowLocked, outcome.lock_seconds);
   }
   throw new AppError("invalid_credentials", LOGIN_TEXT.wrongPassword, {
-    attemptsLeft: MAX_FAILED_ATTEMPTS - counted.failedAttempts,
+    attemptsLeft: MAX_FAILED_ATTEMPTS - outcome.failed_attempts,
   });
 }
 
