@@ -1,5 +1,6 @@
+import { randomBytes } from "node:crypto";
 import { and, eq, isNull, or, sql } from "drizzle-orm";
-import type { Database } from "../db/client.js";
+import { queryRows, type Database, type Transaction } from "../db/client.js";
 import { privateSessions, sessions } from "../db/schema.js";
 import { AppError } from "./errors.js";
 import { hasBlocked } from "./blocks.js";
@@ -37,20 +38,36 @@ export async function startPrivate(context: ChatContext, caller: string, target:
   if (!peer.address) throw new AppError("no_peer_address", `Error. ${target} has no address for private messaging`);
   const own = await liveAddress(db, caller);
   const peerAddress = peer.address;
-  const notice = await db.transaction(async (tx) => {
-    const [live] = await tx
-      .select({ id: privateSessions.id })
-      .from(privateSessions)
-      .where(and(between(caller, target), isNull(privateSessions.endedAt)));
-    if (!live) await tx.insert(privateSessions).values({ initiator: caller, peer: target });
+  const { secret, notice } = await db.transaction(async (tx) => {
+    const secret = await liveSessionSecret(tx, caller, target);
     const appended = await appendEvents(hub.commitNotices, tx, [target], "private_started", {
       from: caller,
       address: own?.address ?? null,
+      secret,
     });
-    return appended.get(target);
+    return { secret, notice: appended.get(target) };
   });
   if (notice) hub.publish(target, notice);
-  return { username: target, address: peerAddress, detail: `Start private messaging with ${target}` };
+  return { username: target, address: peerAddress, secret, detail: `Start private messaging with ${target}` };
+}
+
+/**
+ * Opens the private session between the two, or finds the live one whoever started it, and returns
+ * its secret: a live session keeps the one both sides already hold. One statement, so two callers
+ * at once (on any instance) get one session and one secret.
+ */
+async function liveSessionSecret(tx: Transaction, caller: string, target: string): Promise<string> {
+  const [session] = await queryRows<{ secret: string }>(
+    tx,
+    // The update changes nothing: it is there so that the live session's row is returned.
+    sql`insert into ${privateSessions} (initiator, peer, secret)
+        values (${caller}, ${target}, ${randomBytes(32).toString("base64url")})
+        on conflict ((least(initiator, peer)), (greatest(initiator, peer))) where ended_at is null
+        do update set secret = ${privateSessions}.secret
+        returning secret`,
+  );
+  if (!session) throw new Error("the private session was neither inserted nor found");
+  return session.secret;
 }
 
 /** stopprivate: ends the live private session between the two and tells the peer. */
@@ -75,7 +92,7 @@ export async function endPrivateSessions(
   const notices = await db.transaction(async (tx) => {
     const ended = await tx
       .update(privateSessions)
-      .set({ endedAt: sql`now()` })
+      .set({ endedAt: sql`now()`, secret: null })
       .where(and(involves, isNull(privateSessions.endedAt)))
       .returning({ initiator: privateSessions.initiator, peer: privateSessions.peer });
     const peers = [...new Set(ended.map((row) => (row.initiator === username ? row.peer : row.initiator)))];
@@ -88,10 +105,16 @@ export async function endPrivateSessions(
   return notices.count;
 }
 
-/** My live private sessions, with each peer's current address. */
+/** My live private sessions, with each peer's current address and the session's secret (the caller holds it already). */
 export async function listPrivate(db: Database, caller: string) {
   const rows = await db
-    .select({ initiator: privateSessions.initiator, peer: privateSessions.peer, startedAt: privateSessions.startedAt })
+    .select({
+      initiator: privateSessions.initiator,
+      peer: privateSessions.peer,
+      startedAt: privateSessions.startedAt,
+      // Never null while the session is live (a check constraint says so).
+      secret: sql<string>`${privateSessions.secret}`,
+    })
     .from(privateSessions)
     .where(and(or(eq(privateSessions.initiator, caller), eq(privateSessions.peer, caller)), isNull(privateSessions.endedAt)));
   return Promise.all(
@@ -101,6 +124,7 @@ export async function listPrivate(db: Database, caller: string) {
       return {
         username,
         address: peer?.address ?? null,
+        secret: row.secret,
         startedAt: row.startedAt.toISOString(),
         startedByMe: row.initiator === caller,
       };

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { sessionSecretSchema } from "./peer-handshake.js";
 
 /** The shapes of the server's answers that the client reads; anything else in them is ignored. */
 
@@ -14,5 +15,6 @@ export const usersAnswer = z.object({ users: z.array(z.string()) });
 
 export const privateAnswer = z.object({
   address: z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }),
+  secret: sessionSecretSchema,
   detail: z.string().optional(),
 });

@@ -1,5 +1,5 @@
 import net, { type Socket } from "node:net";
-import { createFrameReader, encodeFrame, type PeerFrame } from "./peer-frames.js";
+import { createFrameReader, encodeFrame, MAX_FRAME_LENGTH, MAX_HELLO_LENGTH, type PeerFrame } from "./peer-frames.js";
 
 export type PeerAddress = { host: string; port: number };
 
@@ -11,7 +11,7 @@ export type ConnectionHandlers = {
 
 /** One TCP connection to another client, speaking the frames of peer-frames.ts. */
 export class PeerConnection {
-  /** The user at the other end, set once the hello exchange has named them. */
+  /** The user at the other end, set once the handshake has proved who they are. */
   peer: string | undefined;
   /** Settles when the socket has closed, whoever closed it. */
   readonly closed: Promise<void>;
@@ -26,16 +26,19 @@ export class PeerConnection {
     this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
     socket.setEncoding("utf8");
     socket.setNoDelay(true);
-    const reader = createFrameReader({
-      onFrame: (frame) => {
-        if (!this.finished) handlers.onFrame(this, frame);
+    const reader = createFrameReader(
+      {
+        onFrame: (frame) => {
+          if (!this.finished) handlers.onFrame(this, frame);
+        },
+        onMalformed: () => {
+          if (this.finished) return;
+          this.destroy();
+          handlers.onBroken(this, "malformed");
+        },
       },
-      onMalformed: () => {
-        if (this.finished) return;
-        this.destroy();
-        handlers.onBroken(this, "malformed");
-      },
-    });
+      () => (this.peer === undefined ? MAX_HELLO_LENGTH : MAX_FRAME_LENGTH),
+    );
     socket.on("data", (chunk: string) => reader.push(chunk));
     socket.on("error", () => undefined); // "close" follows every error; that is where it is handled
     socket.on("close", () => {

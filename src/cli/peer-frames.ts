@@ -1,10 +1,13 @@
 import { z } from "zod";
+import { nonceSchema, proofSchema } from "./peer-handshake.js";
 
 /**
  * The wire format between two peers: one JSON object per line.
- *   {"type":"hello","from":"hans"}                   who I am: the dialler says it first, the acceptor answers
- *   {"type":"message","from":"hans","text":"..."}    a private message
- *   {"type":"bye","from":"hans","reason":"stopped"}  the session ends ("stopped", "logout" or "timeout")
+ *   {"type":"hello","from":"hans","nonce":"...","proof":"..."}  the dialler's first frame: who I am, and proof
+ *                                                               that I hold the session's secret (peer-handshake.ts)
+ *   {"type":"welcome","from":"luke","proof":"..."}              the acceptor's answer, with its own proof
+ *   {"type":"message","from":"hans","text":"..."}               a private message
+ *   {"type":"bye","from":"hans","reason":"stopped"}             the session ends ("stopped", "logout" or "timeout")
  */
 
 const MAX_PRIVATE_TEXT_LENGTH = 10_000;
@@ -12,13 +15,17 @@ const MAX_PRIVATE_TEXT_LENGTH = 10_000;
 /** Longest line we buffer from a peer; anything longer breaks the connection instead of filling memory. */
 export const MAX_FRAME_LENGTH = 64 * 1024;
 
+/** Longest line we buffer from a caller who has not yet proved who they are. */
+export const MAX_HELLO_LENGTH = 1024;
+
 const username = z.string().min(1).max(100).regex(/^\S+$/);
 
 export const endReasonSchema = z.enum(["stopped", "logout", "timeout"]);
 export type EndReason = z.infer<typeof endReasonSchema>;
 
 const frameSchema = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("hello"), from: username }),
+  z.strictObject({ type: z.literal("hello"), from: username, nonce: nonceSchema, proof: proofSchema }),
+  z.strictObject({ type: z.literal("welcome"), from: username, proof: proofSchema }),
   z.strictObject({
     type: z.literal("message"),
     from: username,
@@ -28,6 +35,7 @@ const frameSchema = z.discriminatedUnion("type", [
 ]);
 
 export type PeerFrame = z.infer<typeof frameSchema>;
+export type HelloFrame = Extract<PeerFrame, { type: "hello" }>;
 
 export function encodeFrame(frame: PeerFrame): string {
   return `${JSON.stringify(frame)}\n`;
@@ -51,8 +59,14 @@ export type FrameReaderHandlers = {
   onMalformed(): void;
 };
 
-/** Turns a stream of text chunks into frames, whatever the chunk boundaries. */
-export function createFrameReader(handlers: FrameReaderHandlers): { push(chunk: string): void } {
+/**
+ * Turns a stream of text chunks into frames, whatever the chunk boundaries. `maxLength` is asked after
+ * each chunk, so the bound can tighten or loosen as the connection's state changes.
+ */
+export function createFrameReader(
+  handlers: FrameReaderHandlers,
+  maxLength: () => number = () => MAX_FRAME_LENGTH,
+): { push(chunk: string): void } {
   let pending = "";
   let broken = false;
 
@@ -74,7 +88,7 @@ export function createFrameReader(handlers: FrameReaderHandlers): { push(chunk: 
         handlers.onFrame(frame);
         newline = pending.indexOf("\n");
       }
-      if (pending.length > MAX_FRAME_LENGTH) fail();
+      if (pending.length > maxLength()) fail();
     },
   };
 }

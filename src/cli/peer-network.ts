@@ -1,6 +1,7 @@
 import net, { type Server } from "node:net";
 import { dialPeer, PeerConnection, type ConnectionHandlers, type PeerAddress } from "./peer-connection.js";
-import type { EndReason, PeerFrame } from "./peer-frames.js";
+import type { EndReason, HelloFrame, PeerFrame } from "./peer-frames.js";
+import { handshakeProof, newNonce, proofMatches } from "./peer-handshake.js";
 
 export type { PeerAddress } from "./peer-connection.js";
 
@@ -18,7 +19,7 @@ export type PeerNetworkOptions = {
   events: PeerEvents;
   /** Address to listen on; every interface when absent. */
   host?: string;
-  /** How long a connection may take to say who it is, and an unannounced caller waits for the server's notice. */
+  /** How long a connection may take to prove who it is, and an unannounced caller waits for the server's notice. */
   handshakeTimeoutMs?: number;
 };
 
@@ -31,7 +32,11 @@ const SERVER_NOTICE_GRACE_MS = 10_000;
 /** A failure to show the user as it is. */
 export class PeerError extends Error {}
 
-type Handshake = { peer: string; answered(): void; refused(): void };
+/** A connection we dialled, waiting for the answer to our hello: whom we dialled, with which secret and nonce. */
+type PendingDial = { peer: string; secret: string; nonce: string; settle(opened: boolean): void };
+
+/** A live private session the server told us someone started with us, and the hello nonces it has accepted. */
+type AnnouncedSession = { secret: string; usedNonces: Set<string> };
 
 /** Opens the listening side of private messaging on an OS-chosen port. */
 export async function listenForPeers(options: PeerNetworkOptions): Promise<PeerNetwork> {
@@ -42,8 +47,10 @@ export async function listenForPeers(options: PeerNetworkOptions): Promise<PeerN
 
 /**
  * Every private session of one user, each over its own TCP connection.
- * A connection becomes a session only after the hello exchange: we accept a hello only from a user
- * the server told us about (private_started), and when we dial, only the user we dialled may answer.
+ * A connection becomes a session only after the handshake (peer-handshake.ts): we accept a caller only
+ * with proof of the secret of a live session the server told us they started with us (private_started),
+ * and when we dial, only the user we dialled, proving the same secret, may answer. Anything else is
+ * dropped without a word to the user.
  */
 export class PeerNetwork {
   private self: string | undefined;
@@ -52,11 +59,11 @@ export class PeerNetwork {
   private readonly handshakeTimeoutMs: number;
   private readonly connections = new Set<PeerConnection>();
   private readonly sessions = new Map<string, PeerConnection>();
-  /** Users the server says started a session with us. */
-  private readonly startedBy = new Set<string>();
-  /** Callers whose hello came before the server's private_started about them. */
-  private readonly unannounced = new Map<string, PeerConnection>();
-  private readonly handshakes = new Map<PeerConnection, Handshake>();
+  /** The live sessions the server says users started with us, by user. */
+  private readonly announced = new Map<string, AnnouncedSession>();
+  /** Callers whose hello proves no session we know of yet: the server's private_started may still be coming. */
+  private readonly waiting = new Map<PeerConnection, HelloFrame>();
+  private readonly dials = new Map<PeerConnection, PendingDial>();
   /** Peers whose goodbye ended a session, and when: the server's notice of that end is still to come. */
   private readonly goodbyes = new Map<string, number>();
   private readonly handlers: ConnectionHandlers = {
@@ -95,14 +102,16 @@ export class PeerNetwork {
     return this.sessions.has(peer);
   }
 
-  /** The server's private_started: `peer` is about to connect to us. */
-  expectPeer(peer: string): void {
+  /** The server's private_started: `peer` is about to connect to us, proving they hold `secret`. */
+  expectPeer(peer: string, secret: string): void {
     this.goodbyes.delete(peer); // the server's notices from now on are about the new session
-    this.startedBy.add(peer);
-    const waiting = this.unannounced.get(peer);
-    if (waiting === undefined) return;
-    this.unannounced.delete(peer);
-    this.admit(waiting, peer);
+    if (this.announced.get(peer)?.secret !== secret) this.announced.set(peer, { secret, usedNonces: new Set() });
+    for (const [connection, hello] of this.waiting) {
+      const session = hello.from === peer ? this.sessionProvedBy(hello) : undefined;
+      if (session === undefined) continue; // another user's, or perhaps a later notice's
+      this.waiting.delete(connection);
+      this.admit(connection, hello, session);
+    }
   }
 
   /**
@@ -110,33 +119,27 @@ export class PeerNetwork {
    * private_started is left waiting: the server's events come in order, so this notice is about an earlier session.
    */
   endedByServer(peer: string, reason: EndReason): void {
-    this.startedBy.delete(peer);
+    this.announced.delete(peer);
     const goodbyeAt = this.goodbyes.get(peer);
     this.goodbyes.delete(peer);
     if (goodbyeAt !== undefined && Date.now() - goodbyeAt < SERVER_NOTICE_GRACE_MS) return; // told already
     this.endSession(peer, reason);
   }
 
-  /** Dials `peer` and completes the hello exchange; resolves once the session is open. */
-  async connect(peer: string, address: PeerAddress): Promise<void> {
+  /** Dials `peer` and completes the handshake with the session's `secret`; resolves once the session is open. */
+  async connect(peer: string, address: PeerAddress, secret: string): Promise<void> {
     const self = this.requireSelf();
     if (this.sessions.has(peer)) return;
     const socket = await dialPeer(address, this.handshakeTimeoutMs).catch(() => {
       throw new PeerError(`Error. Could not connect to ${peer} at ${address.host}:${address.port}`);
     });
     const connection = this.track(new PeerConnection(socket, true, this.handlers));
-    const answered = new Promise<boolean>((resolve) => {
-      this.handshakes.set(connection, { peer, answered: () => resolve(true), refused: () => resolve(false) });
-    });
-    connection.send({ type: "hello", from: self });
-    if (!(await answered)) {
-      if (this.sessions.has(peer)) return; // they dialled us at the same moment and that connection won
-      throw new PeerError(`Error. ${peer} did not accept the private connection`);
-    }
-    const existing = this.sessions.get(peer);
-    if (existing !== undefined && self > peer) return this.retire(connection); // see admit()
-    if (existing !== undefined) this.retire(existing);
-    this.open(connection, peer);
+    const nonce = newNonce();
+    const opened = new Promise<boolean>((settle) => this.dials.set(connection, { peer, secret, nonce, settle }));
+    connection.send({ type: "hello", from: self, nonce, proof: handshakeProof(secret, "dial", self, peer, nonce) });
+    if (await opened) return;
+    if (this.sessions.has(peer)) return; // they dialled us at the same moment and that connection won
+    throw new PeerError(`Error. ${peer} did not accept the private connection`);
   }
 
   send(peer: string, text: string): void {
@@ -151,7 +154,7 @@ export class PeerNetwork {
 
   /** Ends our session with `peer` and tells them; false when there was none. */
   stop(peer: string): boolean {
-    this.startedBy.delete(peer);
+    this.announced.delete(peer);
     const session = this.sessions.get(peer);
     if (session === undefined) return false;
     this.sessions.delete(peer);
@@ -169,23 +172,24 @@ export class PeerNetwork {
       void session.close(this.self === undefined ? undefined : { type: "bye", from: this.self, reason });
     }
     for (const connection of this.connections) if (!sessions.has(connection)) connection.destroy();
-    for (const handshake of this.handshakes.values()) handshake.refused();
-    this.handshakes.clear();
+    for (const dial of this.dials.values()) dial.settle(false);
+    this.dials.clear();
+    this.waiting.clear();
     await Promise.all(closing);
   }
 
   private onFrame(connection: PeerConnection, frame: PeerFrame): void {
     const peer = connection.peer;
-    if (peer === undefined) return this.onHello(connection, frame);
+    if (peer === undefined) return this.onHandshake(connection, frame);
     const current = this.sessions.get(peer) === connection;
-    if (frame.from !== peer || frame.type === "hello") {
+    if (frame.from !== peer || frame.type === "hello" || frame.type === "welcome") {
       connection.destroy();
       if (current) this.endSession(peer, "malformed");
       return;
     }
     // A connection replaced a moment ago may still carry the last messages sent before the switch.
     if (frame.type === "message") return this.events.onMessage(peer, frame.text);
-    this.startedBy.delete(peer);
+    this.announced.delete(peer);
     connection.destroy();
     this.goodbyes.set(peer, Date.now());
     this.endSession(peer, frame.reason ?? "stopped");
@@ -193,40 +197,66 @@ export class PeerNetwork {
 
   /** A connection ended without us closing it, or we gave up on it before it became a session. */
   private onBroken(connection: PeerConnection, reason: "closed" | "malformed"): void {
-    this.handshakes.get(connection)?.refused();
-    this.handshakes.delete(connection);
-    for (const [name, waiting] of this.unannounced) if (waiting === connection) this.unannounced.delete(name);
+    this.dials.get(connection)?.settle(false);
+    this.dials.delete(connection);
+    this.waiting.delete(connection);
     const peer = connection.peer;
     if (peer !== undefined && this.sessions.get(peer) === connection) {
       this.endSession(peer, reason === "malformed" ? "malformed" : "lost");
     }
   }
 
-  private onHello(connection: PeerConnection, frame: PeerFrame): void {
-    if (frame.type !== "hello") return this.discard(connection);
-    const handshake = this.handshakes.get(connection);
-    if (handshake !== undefined) {
-      if (frame.from !== handshake.peer) return this.discard(connection);
-      this.handshakes.delete(connection);
-      return handshake.answered();
-    }
+  /** A frame on a connection that is not a session yet: only the handshake's may come, once. */
+  private onHandshake(connection: PeerConnection, frame: PeerFrame): void {
+    const dial = this.dials.get(connection);
+    if (dial !== undefined) return this.onWelcome(connection, dial, frame);
+    if (frame.type !== "hello" || this.waiting.has(connection)) return this.discard(connection);
     if (this.self === undefined || frame.from === this.self) return this.discard(connection);
-    if (this.startedBy.has(frame.from)) return this.admit(connection, frame.from);
+    const session = this.sessionProvedBy(frame);
+    if (session !== undefined) return this.admit(connection, frame, session);
     // The server's private_started may still be on its way to us; hold the caller until it comes or time runs out.
-    this.unannounced.get(frame.from)?.destroy();
-    this.unannounced.set(frame.from, connection);
+    this.waiting.set(connection, frame);
+  }
+
+  /** The answer to our hello: the session opens only if the user we dialled proves the same secret. */
+  private onWelcome(connection: PeerConnection, dial: PendingDial, frame: PeerFrame): void {
+    const self = this.requireSelf();
+    const expected = handshakeProof(dial.secret, "accept", dial.peer, self, dial.nonce);
+    if (frame.type !== "welcome" || frame.from !== dial.peer || !proofMatches(expected, frame.proof)) {
+      return this.discard(connection);
+    }
+    this.dials.delete(connection);
+    // Opened at once, not when connect() resumes: a message may follow the welcome in the same packet.
+    const existing = this.sessions.get(dial.peer);
+    if (existing !== undefined && self > dial.peer) {
+      this.retire(connection); // both dialled at once: see admit()
+    } else {
+      if (existing !== undefined) this.retire(existing);
+      this.open(connection, dial.peer);
+    }
+    dial.settle(true);
+  }
+
+  /** The live session announced by the server whose secret this hello proves, with a nonce not used before. */
+  private sessionProvedBy(hello: HelloFrame): AnnouncedSession | undefined {
+    const session = this.announced.get(hello.from);
+    if (session === undefined || session.usedNonces.has(hello.nonce)) return undefined;
+    const expected = handshakeProof(session.secret, "dial", hello.from, this.requireSelf(), hello.nonce);
+    return proofMatches(expected, hello.proof) ? session : undefined;
   }
 
   /**
-   * A caller the server announced has said hello: answer it and open the session.
+   * A caller proved the secret of a session the server announced: answer with our own proof and open it.
    * When both sides dialled at once, both keep the connection the smaller name dialled.
    */
-  private admit(connection: PeerConnection, peer: string): void {
+  private admit(connection: PeerConnection, hello: HelloFrame, session: AnnouncedSession): void {
     const self = this.requireSelf();
+    const peer = hello.from;
     const existing = this.sessions.get(peer);
     if (existing?.dialled && self < peer) return this.discard(connection);
+    session.usedNonces.add(hello.nonce);
     if (existing !== undefined) this.retire(existing);
-    connection.send({ type: "hello", from: self });
+    connection.send({ type: "welcome", from: self, proof: handshakeProof(session.secret, "accept", self, peer, hello.nonce) });
     this.open(connection, peer);
     this.events.onOpened(peer);
   }

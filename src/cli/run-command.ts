@@ -89,13 +89,13 @@ async function runCommand(command: Command, context: CommandContext): Promise<Co
   return "continue";
 }
 
-/** Asks the server where `user` listens, then connects straight to them. */
+/** Asks the server where `user` listens and for the session's secret, then connects straight to them. */
 async function startPrivate(user: string, context: CommandContext): Promise<void> {
   const { api, peers, print } = context;
   const path = `/private/${encodeURIComponent(user)}`;
   const answer = await api.call("POST", path, privateAnswer);
   try {
-    await peers.connect(user, answer.address);
+    await peers.connect(user, answer.address, answer.secret);
   } catch (error) {
     await api.call("DELETE", path, detailAnswer).catch(() => undefined); // the server need not keep a dead session
     throw error;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { endReasonSchema } from "./peer-frames.js";
+import { sessionSecretSchema } from "./peer-handshake.js";
 
 /** The events of GET /events the client acts on, by their SSE event name; extra fields are ignored. */
 const serverEventSchema = z.discriminatedUnion("type", [
@@ -11,6 +12,8 @@ const serverEventSchema = z.discriminatedUnion("type", [
     from: z.string(),
     // null when the caller gave no address of their own; they dial us all the same
     address: z.object({ host: z.string(), port: z.number() }).nullable(),
+    // what they must prove when they connect; without it no caller is let in
+    secret: sessionSecretSchema,
   }),
   z.object({ type: z.literal("private_stopped"), from: z.string(), reason: endReasonSchema.catch("stopped") }),
   z.object({ type: z.literal("session_ended"), reason: z.enum(["logout", "timeout"]).catch("logout") }),

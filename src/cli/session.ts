@@ -71,7 +71,7 @@ function handleServerEvent(event: ServerEvent, context: SessionContext, endSessi
     case "presence":
       return prompt.print(notices.presenceLine(event.username, event.status));
     case "private_started":
-      return peers.expectPeer(event.from);
+      return peers.expectPeer(event.from, event.secret);
     case "private_stopped":
       return peers.endedByServer(event.from, event.reason);
     case "resync":

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import {
   bigint,
   bigserial,
+  check,
   index,
   integer,
   json,
@@ -125,11 +126,15 @@ export const privateSessions = pgTable(
       .references(() => users.username),
     startedAt: at("started_at").notNull().defaultNow(),
     endedAt: at("ended_at"),
+    /** What both peers prove to each other when they connect (base64url, 256 bits); cleared when the session ends. */
+    secret: text("secret"),
   },
   (table) => [
+    // At most one live session per pair, whoever started it: both sides then hold the same secret.
     uniqueIndex("private_sessions_one_live_pair")
-      .on(table.initiator, table.peer)
+      .on(sql`least(${table.initiator}, ${table.peer})`, sql`greatest(${table.initiator}, ${table.peer})`)
       .where(sql`${table.endedAt} is null`),
+    check("private_sessions_secret_while_live", sql`(${table.endedAt} is null) = (${table.secret} is not null)`),
   ],
 );
 

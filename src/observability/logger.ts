@@ -6,7 +6,7 @@ export type { Logger };
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Never written, whatever a log call is handed: credentials and message texts. */
+/** Never written, whatever a log call is handed: credentials, private-session secrets and message texts. */
 const REDACTED_PATHS = [
   "authorization",
   "headers.authorization",
@@ -19,6 +19,8 @@ const REDACTED_PATHS = [
   "*.access_token",
   "text",
   "*.text",
+  "secret",
+  "*.secret",
 ];
 
 export type LoggerOptions = {

@@ -1,10 +1,14 @@
+import { isIP } from "node:net";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ChatContext } from "../chat/context.js";
 import { login, logout } from "../chat/sessions.js";
 import { requireSession } from "../http/auth.js";
 import { clientAddress } from "../http/client-address.js";
 import { bearerSecurity, createRouter, problemResponses } from "../http/router.js";
-import { NUL_FREE, NUL_MESSAGE, Username } from "./schemas.js";
+import { Username } from "./schemas.js";
+
+/** An IP literal peers can dial from anywhere: a zone (fe80::1%eth0) means something only on the machine that wrote it. */
+const isPeerHost = (host: string) => isIP(host) !== 0 && !host.includes("%");
 
 const LoginBody = z
   .object({
@@ -14,10 +18,20 @@ const LoginBody = z
       description: "TCP port the client listens on for private (peer-to-peer) chat.",
       example: 50123,
     }),
-    p2pHost: z.string().min(1).max(255).regex(NUL_FREE, NUL_MESSAGE).optional().openapi({
-      description: "Host peers should connect to; defaults to the address this login came from.",
-      example: "127.0.0.1",
-    }),
+    p2pHost: z
+      .string()
+      .max(64)
+      .refine(
+        isPeerHost,
+        "p2pHost must be an IPv4 or IPv6 address such as 192.0.2.10 or 2001:db8::1 (no host name, port or zone)",
+      )
+      .optional()
+      .openapi({
+        description:
+          "The IP address (an IPv4 or IPv6 literal, without brackets, port or zone) peers should connect to for private chat; " +
+          "defaults to the address this login came from. Host names and anything else are refused (400 `validation_error`).",
+        example: "192.0.2.10",
+      }),
   })
   .strict()
   .openapi("LoginRequest");

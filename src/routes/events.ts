@@ -46,7 +46,7 @@ const eventsRoute = createRoute({
     200: {
       description:
         "text/event-stream. Data of each event: message `{id, from, to, text, sentAt}`; broadcast `{id, from, text, sentAt}`; " +
-        "private_started `{from, address:{host, port}|null}`; private_stopped `{from, reason}`; presence `{username, status, at}`; " +
+        "private_started `{from, address:{host, port}|null, secret}` (the session's secret, the same the starter got from POST /private); private_stopped `{from, reason}`; presence `{username, status, at}`; " +
         "session_ended `{reason}`; resync `{reason, lastEventId}`.",
       content: {
         "text/event-stream": {

@@ -3,8 +3,8 @@ import { MAX_TEXT_LENGTH } from "../chat/context.js";
 
 /** PostgreSQL text cannot hold U+0000: strings bound for the database refuse it here (400), not there (500). */
 // eslint-disable-next-line no-control-regex -- the one character this rule is about
-export const NUL_FREE = /^[^\u0000]*$/;
-export const NUL_MESSAGE = "must not contain the NUL character (U+0000)";
+const NUL_FREE = /^[^\u0000]*$/;
+const NUL_MESSAGE = "must not contain the NUL character (U+0000)";
 
 /** No lone surrogate: the text goes into JSON columns (the event log), which refuse one. */
 const WELL_FORMED_UNICODE = /^(?:[^\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/;

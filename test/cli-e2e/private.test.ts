@@ -1,5 +1,9 @@
+import net from "node:net";
+import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { encodeFrame } from "../../src/cli/peer-frames.js";
+import { handshakeProof, newNonce } from "../../src/cli/peer-handshake.js";
 import { queryRows } from "../../src/db/client.js";
 import { apiLogin, everythingStored, historyTexts, logIn, useChatServer, type PipedClient } from "./harness.js";
 
@@ -17,6 +21,9 @@ const chatServer = useChatServer([
   "finn",
   "jabba",
   "bb8",
+  "wedge",
+  "biggs",
+  "ackbar",
 ]);
 
 afterEach(() => vi.restoreAllMocks());
@@ -32,6 +39,43 @@ async function startPrivate(from: PipedClient, fromName: string, to: PipedClient
 async function viaServer(from: PipedClient, fromName: string, to: PipedClient, toName: string, text: string) {
   from.type(`message ${toName} ${text}`);
   await to.sees(`${fromName}: ${text}\n`);
+}
+
+/** Where `username`'s client listens for peers, as it told the server at login. */
+async function peerPortOf(username: string): Promise<number> {
+  const [row] = await queryRows<{ port: number }>(
+    chatServer().database.db,
+    sql`select p2p_port as port from sessions where username = ${username} and ended_at is null`,
+  );
+  if (row === undefined) throw new Error(`${username} is not online`);
+  return row.port;
+}
+
+/** The secret of the latest private session the server announced to `username`. */
+async function lastAnnouncedSecret(username: string): Promise<string> {
+  const [row] = await queryRows<{ secret: string }>(
+    chatServer().database.db,
+    sql`select data->>'secret' as secret from events where username = ${username} and type = 'private_started' order by id desc limit 1`,
+  );
+  if (row === undefined) throw new Error(`no private_started for ${username}`);
+  return row.secret;
+}
+
+/** Dials a client's peer port, sends one line, and resolves with what came back once the client closed the connection. */
+async function dialWith(port: number, line: string): Promise<string> {
+  const socket = net.connect({ host: "127.0.0.1", port });
+  let received = "";
+  socket.setEncoding("utf8");
+  socket.on("data", (chunk: string) => (received += chunk));
+  socket.on("error", () => undefined);
+  socket.once("connect", () => socket.write(line));
+  await new Promise((resolve) => socket.once("close", resolve));
+  return received;
+}
+
+function helloLine(from: string, to: string, secret: string): string {
+  const nonce = newNonce();
+  return encodeFrame({ type: "hello", from, nonce, proof: handshakeProof(secret, "dial", from, to, nonce) });
 }
 
 describe("private messaging between two terminal clients", () => {
@@ -84,6 +128,33 @@ describe("private messaging between two terminal clients", () => {
     for (const token of [hansToken, lukeToken]) {
       await fetch(`${chatServer().url}/logout`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
     }
+  });
+
+  it("lets in only a caller proving the secret of a live session with that user, and shows nothing of the others", async () => {
+    const ackbar = await logIn(chatServer(), "ackbar");
+    const wedge = await logIn(chatServer(), "wedge");
+    const biggs = await logIn(chatServer(), "biggs");
+    await startPrivate(wedge, "wedge", ackbar, "ackbar");
+    const port = await peerPortOf("ackbar");
+    const secret = await lastAnnouncedSecret("ackbar");
+
+    const refused = await Promise.all([
+      dialWith(port, '{"type":"hello","from":"wedge"}\n'), // no secret
+      dialWith(port, helloLine("wedge", "ackbar", randomBytes(32).toString("base64url"))), // a wrong one
+      dialWith(port, helloLine("biggs", "ackbar", secret)), // the right one, but biggs has no session with ackbar
+    ]);
+    expect(refused).toEqual(["", "", ""]);
+
+    wedge.type("stopprivate ackbar");
+    await ackbar.sees("wedge stopped private messaging with you\n");
+    await viaServer(biggs, "biggs", ackbar, "ackbar", "the stop has reached you"); // and so has the server's notice
+    expect(await dialWith(port, helloLine("wedge", "ackbar", secret))).toBe(""); // the ended session's
+
+    wedge.type("private ackbar still there?");
+    await wedge.sees("Error. Private messaging to ackbar not enabled\n");
+    expect(ackbar.output().match(/started private messaging with you/g)).toHaveLength(1);
+    expect(ackbar.output()).not.toContain("(private)");
+    expect(ackbar.output()).not.toContain("Error");
   });
 
   it("refuses private without a session, and startprivate to self or to an offline user", async () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -35,6 +36,9 @@ export async function startFakeChatServer(credentials: Record<string, string>) {
     ]),
   );
   const requests: RecordedRequest[] = [];
+  /** The secret of each live private session, by the pair's names in order. */
+  const privateSecrets = new Map<string, string>();
+  const pairKey = (a: string, b: string) => [a, b].sort().join(" ");
 
   const userFor = (name: string): User => {
     const user = users.get(name);
@@ -58,6 +62,7 @@ export async function startFakeChatServer(credentials: Record<string, string>) {
   const endSession = (name: string, reason: "logout" | "timeout") => {
     const user = userFor(name);
     user.online = false;
+    for (const key of privateSecrets.keys()) if (key.split(" ").includes(name)) privateSecrets.delete(key);
     for (const stream of user.streams) {
       writeEvent(stream, "session_ended", JSON.stringify({ reason }));
       stream.end();
@@ -98,11 +103,15 @@ export async function startFakeChatServer(credentials: Record<string, string>) {
       if (!peer?.online || peer.address === undefined) {
         return problem(response, 409, "user_offline", `Error. ${target} is offline`);
       }
-      send(target, "private_started", { from: self, address: userFor(self).address });
+      const key = pairKey(self, target);
+      const secret = privateSecrets.get(key) ?? randomBytes(32).toString("base64url");
+      privateSecrets.set(key, secret);
+      send(target, "private_started", { from: self, address: userFor(self).address, secret });
       const detail = `Start private messaging with ${target}`;
-      return json(response, 200, { username: target, address: peer.address, detail });
+      return json(response, 200, { username: target, address: peer.address, secret, detail });
     }
     if (route === `DELETE /private/${target}`) {
+      privateSecrets.delete(pairKey(self, target));
       send(target, "private_stopped", { from: self, reason: "stopped" });
       response.writeHead(204).end();
       return;

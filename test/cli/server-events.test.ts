@@ -13,16 +13,23 @@ describe("events from the server", () => {
   });
 
   it("reads the private session and session events", () => {
-    expect(parseServerEvent("private_started", '{"from":"hans","address":{"host":"127.0.0.1","port":5000}}')).toEqual({
+    const secret = "q3Xk0yqT7d2oXyq8o1mBzJ9pR4vN6sWc5eLhAaF0uGk";
+    const address = { host: "127.0.0.1", port: 5000 };
+    expect(parseServerEvent("private_started", JSON.stringify({ from: "hans", address, secret }))).toEqual({
       type: "private_started",
       from: "hans",
-      address: { host: "127.0.0.1", port: 5000 },
+      address,
+      secret,
     });
-    expect(parseServerEvent("private_started", '{"from":"hans","address":null}')).toEqual({
+    expect(parseServerEvent("private_started", JSON.stringify({ from: "hans", address: null, secret }))).toEqual({
       type: "private_started",
       from: "hans",
       address: null,
+      secret,
     });
+    // Without the session's secret no caller could be checked: such a notice lets nobody in.
+    expect(parseServerEvent("private_started", JSON.stringify({ from: "hans", address }))).toBeUndefined();
+    expect(parseServerEvent("private_started", JSON.stringify({ from: "hans", address, secret: "short" }))).toBeUndefined();
     expect(parseServerEvent("private_stopped", '{"from":"hans","reason":"timeout"}')).toEqual({
       type: "private_stopped",
       from: "hans",

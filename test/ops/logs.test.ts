@@ -233,7 +233,7 @@ describe("the logger", () => {
     expect(() => JSON.parse(readable.join(""))).toThrow();
   });
 
-  it("redacts credentials and texts even when a caller hands them in", () => {
+  it("redacts credentials, private-session secrets and texts even when a caller hands them in", () => {
     const lines: string[] = [];
     const logger = createLogger({
       logLevel: "info",
@@ -241,6 +241,7 @@ describe("the logger", () => {
       pretty: false,
     });
     logger.info({ password: "pw1", token: "tok1", text: "words1", headers: { authorization: "Bearer tok2" } }, "careless");
-    expect(lines.join("")).not.toMatch(/pw1|tok1|words1|tok2/);
+    logger.info({ secret: "sec1", session: { secret: "sec2" } }, "careless");
+    expect(lines.join("")).not.toMatch(/pw1|tok1|words1|tok2|sec1|sec2/);
   });
 });

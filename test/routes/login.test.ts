@@ -1,6 +1,9 @@
+import { sql } from "drizzle-orm";
 import { decodeJwt, SignJWT, UnsecuredJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { loadSigningSecret } from "../../src/chat/tokens.js";
+import { queryRows } from "../../src/db/client.js";
+import { sessions } from "../../src/db/schema.js";
 import { passwordOf, type TestChat } from "../support/chat.js";
 import { expectProblem, expectValidationError, sharedChat } from "../support/http.js";
 
@@ -117,6 +120,41 @@ describe("POST /login", () => {
     await expectValidationError(await attempt(hans, passwordOf(hans), { p2pPort: 0 }), "p2pPort");
     await expectValidationError(await attempt(hans, passwordOf(hans), { p2pPort: "50000" }), "p2pPort");
     expect((await attempt(hans, passwordOf(hans), { p2pPort: 50000 })).status).toBe(200);
+  });
+
+  it.each([
+    ["an IPv4 address", "192.0.2.10"],
+    ["an IPv6 address", "2001:db8::1"],
+  ])("accepts %s as p2pHost and hands exactly that to peers", async (_kind, p2pHost) => {
+    const { hans, luke } = await chat.users("hans", "luke");
+    await chat.login(luke, { p2pHost, p2pPort: 50000 });
+    const response = await chat.request("POST", `/private/${luke}`, { token: await chat.login(hans) });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ address: { host: p2pHost, port: 50000 } });
+  });
+
+  it.each([
+    ["a host name", "localhost"],
+    ["a domain name", "peer.example.com"],
+    ["a host and port", "169.254.169.254:6379"],
+    ["a bracketed IPv6 address", "[::1]"],
+    ["an IPv6 address with a zone", "fe80::1%eth0"],
+    ["an address followed by CR LF", "10.0.0.1\r\nX-Injected: yes"],
+    ["an address with a leading zero", "010.0.0.1"],
+    ["an empty string", ""],
+    ["a number", 3232235777],
+  ])("refuses %s as p2pHost with 400 and starts no session", async (_kind, p2pHost) => {
+    const { hans } = await chat.users("hans");
+    const body = await expectValidationError(await attempt(hans, passwordOf(hans), { p2pHost, p2pPort: 6379 }), "p2pHost");
+    if (typeof p2pHost === "string") {
+      expect(body.errors).toContainEqual({ path: "p2pHost", message: expect.stringContaining("IPv4 or IPv6 address") });
+    }
+    const [opened] = await queryRows<{ count: number }>(
+      chat.db,
+      sql`select count(*)::int as count from ${sessions} where username = ${hans}`,
+    );
+    expect(opened?.count).toBe(0);
+    expect((await attempt(hans, passwordOf(hans))).status).toBe(200); // not locked, not logged in
   });
 
   it("rejects an unknown username without attemptsLeft and never locks it", async () => {

@@ -33,14 +33,17 @@ describe("a login with p2pPort and no p2pHost", () => {
         headers: { authorization: `Bearer ${hansToken}` },
       });
       expect(response.status).toBe(200);
-      expect(await response.json()).toEqual({
+      const body = (await response.json()) as { secret: string };
+      expect(body).toEqual({
         username: luke,
         address: { host: "127.0.0.1", port: 50002 },
+        secret: expect.any(String),
         detail: `Start private messaging with ${luke}`,
       });
       expect((await lukeStream.next("private_started")).data).toEqual({
         from: hans,
         address: { host: "127.0.0.1", port: 50001 },
+        secret: body.secret,
       });
     } finally {
       await lukeStream.close();

@@ -1,10 +1,13 @@
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { queryRows } from "../../src/db/client.js";
 import type { TestChat } from "../support/chat.js";
 import { expectProblem, sharedChat } from "../support/http.js";
 
 type PrivateSession = {
   username: string;
   address: { host: string; port: number } | null;
+  secret: string;
   startedAt: string;
   startedByMe: boolean;
 };
@@ -21,10 +24,16 @@ const loginAt = (username: string, address: { host: string; port: number }) =>
 const start = (token: string, username: string) => chat.request("POST", `/private/${username}`, { token });
 const stop = (token: string, username: string) => chat.request("DELETE", `/private/${username}`, { token });
 
-async function startOk(token: string, username: string) {
+async function startOk(token: string, username: string): Promise<{ secret: string }> {
   const response = await start(token, username);
   expect(response.status, await response.clone().text()).toBe(200);
   return response.json();
+}
+
+/** A private-session secret: base64url of at least 128 random bits. */
+function expectSecret(secret: unknown) {
+  expect(secret).toEqual(expect.stringMatching(/^[\w-]+$/));
+  expect(Buffer.from(String(secret), "base64url").length).toBeGreaterThanOrEqual(16);
 }
 
 async function sessionsOf(token: string): Promise<PrivateSession[]> {
@@ -43,26 +52,29 @@ async function twoPeers() {
 }
 
 describe("POST /private/{username} (startprivate)", () => {
-  it("returns the peer's address and tells the peer ours", async () => {
+  it("returns the peer's address and the session's secret, and tells the peer ours with the same secret", async () => {
     const { hans, luke, hansToken, lukeStream } = await twoPeers();
     const response = await start(hansToken, luke);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({
+    const body = (await response.json()) as { secret: string };
+    expect(body).toEqual({
       username: luke,
       address: LUKE_ADDRESS,
+      secret: expect.any(String),
       detail: `Start private messaging with ${luke}`,
     });
+    expectSecret(body.secret);
     const event = await lukeStream.next("private_started");
     expect(event.id).toEqual(expect.stringMatching(/^\d+$/));
-    expect(event.data).toEqual({ from: hans, address: HANS_ADDRESS });
+    expect(event.data).toEqual({ from: hans, address: HANS_ADDRESS, secret: body.secret });
   });
 
   it("tells the peer a null address when the caller gave none", async () => {
     const { hans, luke } = await chat.users("hans", "luke");
     const hansToken = await chat.login(hans);
     const lukeStream = await streams.open(await loginAt(luke, LUKE_ADDRESS));
-    expect(await startOk(hansToken, luke)).toMatchObject({ address: LUKE_ADDRESS });
-    expect((await lukeStream.next("private_started")).data).toEqual({ from: hans, address: null });
+    const { secret } = await startOk(hansToken, luke);
+    expect((await lukeStream.next("private_started")).data).toEqual({ from: hans, address: null, secret });
   });
 
   it("refuses yourself", async () => {
@@ -108,25 +120,55 @@ describe("POST /private/{username} (startprivate)", () => {
     expect(await sessionsOf(lukeToken)).toEqual([]);
   });
 
-  it("keeps one session when started again, and re-sends the notice", async () => {
-    const { hans, luke, hansToken, lukeStream } = await twoPeers();
-    await startOk(hansToken, luke);
-    await startOk(hansToken, luke);
-    expect((await lukeStream.next("private_started")).data).toMatchObject({ from: hans });
-    expect((await lukeStream.next("private_started")).data).toMatchObject({ from: hans });
+  it("keeps one session and its secret when started again from either side, and re-sends the notice", async () => {
+    const { hans, luke, hansToken, lukeToken, lukeStream } = await twoPeers();
+    const hansStream = await streams.open(hansToken);
+    const { secret } = await startOk(hansToken, luke);
+    expect(await startOk(hansToken, luke)).toMatchObject({ secret });
+    expect(await startOk(lukeToken, hans)).toMatchObject({ secret });
+    expect((await lukeStream.next("private_started")).data).toEqual({ from: hans, address: HANS_ADDRESS, secret });
+    expect((await lukeStream.next("private_started")).data).toEqual({ from: hans, address: HANS_ADDRESS, secret });
+    expect((await hansStream.next("private_started")).data).toEqual({ from: luke, address: LUKE_ADDRESS, secret });
+    expect(await sessionsOf(hansToken)).toMatchObject([{ username: luke, startedByMe: true }]);
+  });
+
+  it("gives one session and one secret to two users starting it with each other at once", async () => {
+    const { hans, luke, hansToken, lukeToken } = await twoPeers();
+    const [fromHans, fromLuke] = await Promise.all([startOk(hansToken, luke), startOk(lukeToken, hans)]);
+    expect(fromLuke.secret).toBe(fromHans.secret);
     expect(await sessionsOf(hansToken)).toHaveLength(1);
+    expect(await sessionsOf(lukeToken)).toHaveLength(1);
+  });
+
+  it("gives a session started after a stop a new secret, and keeps no secret of an ended one", async () => {
+    const { hans, luke, hansToken, lukeStream } = await twoPeers();
+    const first = await startOk(hansToken, luke);
+    expect((await stop(hansToken, luke)).status).toBe(204);
+    const second = await startOk(hansToken, luke);
+    expectSecret(second.secret);
+    expect(second.secret).not.toBe(first.secret);
+    expect((await lukeStream.next("private_started")).data).toMatchObject({ secret: first.secret });
+    expect((await lukeStream.next("private_started")).data).toMatchObject({ secret: second.secret });
+    const stored = await queryRows<{ secret: string | null; ended: boolean }>(
+      chat.db,
+      sql`select secret, ended_at is not null as ended from private_sessions where initiator = ${hans} order by id`,
+    );
+    expect(stored).toEqual([
+      { secret: null, ended: true },
+      { secret: second.secret, ended: false },
+    ]);
   });
 });
 
 describe("GET /private", () => {
-  it("lists the live sessions on both sides with each peer's address", async () => {
+  it("lists the live sessions on both sides with each peer's address and the session's secret", async () => {
     const { hans, luke, hansToken, lukeToken } = await twoPeers();
-    await startOk(hansToken, luke);
+    const { secret } = await startOk(hansToken, luke);
     expect(await sessionsOf(hansToken)).toEqual([
-      { username: luke, address: LUKE_ADDRESS, startedAt: expect.any(String), startedByMe: true },
+      { username: luke, address: LUKE_ADDRESS, secret, startedAt: expect.any(String), startedByMe: true },
     ]);
     expect(await sessionsOf(lukeToken)).toEqual([
-      { username: hans, address: HANS_ADDRESS, startedAt: expect.any(String), startedByMe: false },
+      { username: hans, address: HANS_ADDRESS, secret, startedAt: expect.any(String), startedByMe: false },
     ]);
   });
 });
