@@ -119,7 +119,13 @@ function print(report: CampaignReport) {
 
 const options = parse();
 console.log(`fuzz campaign: ${options.requests} requests, seed ${options.seed}, concurrency ${options.concurrency}`);
-const report = await runCampaign({ ...options, progress: (line) => console.log(line) });
+// Ctrl+C stops sending and still prints the report of what was sent.
+const interrupted = new AbortController();
+process.once("SIGINT", () => interrupted.abort());
+const report = await runCampaign({ ...options, progress: (line) => console.log(line), signal: interrupted.signal });
+if (interrupted.signal.aborted)
+  console.log(`
+stopped early (SIGINT) after ${report.requests} requests`);
 print(report);
 if (options.json) writeFileSync(options.json, JSON.stringify(report, null, 2));
 process.exit(report.violations.length === 0 ? 0 : 1);

@@ -24,6 +24,8 @@ export type CampaignOptions = {
   /** Requests between two readings of the database digest. */
   batchSize: number;
   progress?: (line: string) => void;
+  /** Stops sending early (Ctrl+C); the report then covers what was sent. */
+  signal?: AbortSignal;
 };
 
 type ViolationKind =
@@ -393,7 +395,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     let sent = 0;
     const progressEvery = Math.max(500, Math.min(5000, Math.round(options.requests / 20)));
     let nextProgress = progressEvery;
-    while (sent < options.requests && !exited) {
+    while (sent < options.requests && !exited && !options.signal?.aborted) {
       const due = loginsDue();
       if (due.length > 0) await runBatch(due, -1);
       if (generated.length === 0) {
