@@ -160,7 +160,9 @@ function judge(result: Result, violations: Map<ViolationKind, Violation[]>) {
   if (result.code !== undefined && problemStatus[result.code as keyof typeof problemStatus] !== status) {
     flag("status_does_not_match_code", `${status} with code ${result.code}`);
   }
-  if (request.expectValidationError && result.code !== "validation_error" && status !== 413 && status !== 429) {
+  // A refused token or an exhausted budget is answered before the body or path is read.
+  const answeredFirst = ["unauthorized", "rate_limited", "payload_too_large"];
+  if (request.expectValidationError && result.code !== "validation_error" && !answeredFirst.includes(result.code ?? "")) {
     flag("malformed_string_not_400", `${status} ${result.code ?? ""} for a lone surrogate or control character`);
   }
   if (request.auth.kind === "bad" && request.secured && request.ownPath && status < 300) {
