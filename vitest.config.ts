@@ -16,6 +16,7 @@ const endToEnd = [
   "test/scale/**/*.test.ts",
   "test/faults/**/*.test.ts",
   "test/startup/process.test.ts",
+  "test/fuzz/campaign.test.ts",
 ];
 /** A tiny run of `npm run bench`, checking the tool still measures and checks what it should. */
 const bench = ["test/bench/bench.test.ts"];

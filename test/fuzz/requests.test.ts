@@ -1,18 +1,8 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestChat, type TestChat } from "../support/chat.js";
-import {
-  anyString,
-  discard,
-  expectClientProblem,
-  fillPath,
-  isHeaderValue,
-  NUM_RUNS,
-  operationsOf,
-  PROPERTY_TIMEOUT_MS,
-  stateCounts,
-  type Operation,
-} from "./support.js";
+import { anyString, fillPath, isHeaderValue, pathSegment, queryValue, type Operation } from "./arbitraries.js";
+import { discard, expectClientProblem, NUM_RUNS, operationsOf, PROPERTY_TIMEOUT_MS, stateCounts } from "./support.js";
 
 let chat: TestChat;
 let operations: Operation[];
@@ -27,67 +17,20 @@ beforeAll(async () => {
 });
 afterAll(() => chat.close());
 
-const escapeForPath = (text: string) => text.replace(/[/?#\\%]/g, (character) => encodeURIComponent(character));
-
-/** Path segments: encoded junk, raw printable junk, and the classics (bad escapes, NUL, dot segments, huge). */
-const segment = fc.oneof(
-  fc.string({ unit: "binary", maxLength: 20 }).map(encodeURIComponent),
-  fc.string({ maxLength: 20 }).map(escapeForPath),
-  fc.constantFrom(
-    "",
-    ".",
-    "..",
-    "%",
-    "%ZZ",
-    "%00",
-    "a%00b",
-    "%2F",
-    "%2e%2e",
-    "%C0%AF",
-    "%FF",
-    "%ED%A0%80",
-    ";",
-    "*",
-    "x".repeat(3000),
-  ),
-);
-
-/** Query values of every kind, especially numbers out of every range. */
-const queryValue = fc.oneof(
-  fc.string({ unit: "binary", maxLength: 20 }).map(encodeURIComponent),
-  fc.constantFrom(
-    "",
-    "%",
-    "%ZZ",
-    "%00",
-    "0",
-    "-1",
-    "1.5",
-    "1e400",
-    "NaN",
-    "Infinity",
-    "0x10",
-    "%201",
-    "9007199254740993",
-    "99999999999999999999",
-    "1,2",
-  ),
-);
-
 function pathFor(operation: Operation): fc.Arbitrary<string> {
   const query = fc.oneof(
     fc.constant(""),
     fc
-      .array(fc.tuple(fc.oneof(fc.constantFrom(...operation.queryParameters, "limit", "since"), segment), queryValue), {
+      .array(fc.tuple(fc.oneof(fc.constantFrom(...operation.queryParameters, "limit", "since"), pathSegment), queryValue), {
         maxLength: 4,
       })
       .map((pairs) => `?${pairs.map(([name, value]) => `${name}=${value}`).join("&")}`),
     fc.constantFrom("?", "?&&", "?=", "?with", "?before=&before=1"),
   );
   const path = fc.oneof(
-    { weight: 4, arbitrary: segment.map((value) => fillPath(operation.path, value)) },
-    { weight: 1, arbitrary: fc.array(segment, { minLength: 1, maxLength: 4 }).map((segments) => `/${segments.join("/")}`) },
-    { weight: 1, arbitrary: segment.map((value) => `${fillPath(operation.path, names.luke)}/${value}`) },
+    { weight: 4, arbitrary: pathSegment.map((value) => fillPath(operation.path, value)) },
+    { weight: 1, arbitrary: fc.array(pathSegment, { minLength: 1, maxLength: 4 }).map((segments) => `/${segments.join("/")}`) },
+    { weight: 1, arbitrary: pathSegment.map((value) => `${fillPath(operation.path, names.luke)}/${value}`) },
     {
       weight: 1,
       arbitrary: fc.constantFrom(`${fillPath(operation.path, names.luke)}/`, `/${fillPath(operation.path, names.luke)}`),

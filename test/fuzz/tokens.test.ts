@@ -6,17 +6,12 @@ import {
   authorizationHeader,
   badTokens,
   encodeQueryValue,
-  expectClientProblem,
   fillPath,
   isHeaderValue,
-  NUM_RUNS,
-  operationsOf,
-  PROPERTY_TIMEOUT_MS,
-  serverSecret,
-  stateCounts,
   type Operation,
   type TokenMaterial,
-} from "./support.js";
+} from "./arbitraries.js";
+import { expectClientProblem, NUM_RUNS, operationsOf, PROPERTY_TIMEOUT_MS, serverSecret, stateCounts } from "./support.js";
 
 let chat: TestChat;
 let secured: Operation[];
