@@ -105,7 +105,7 @@ export const OPTIONS = {
     env: "DATA_DIR",
     argument: "<dir>",
     default: "./data",
-    help: "where the embedded database keeps its files",
+    help: "where the embedded database keeps its files (made private to this user at every start)",
     schema: z.string().min(1, "data-dir must name a directory"),
   }),
   databaseUrl: option({
