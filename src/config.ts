@@ -137,8 +137,8 @@ export const OPTIONS = {
     flag: "password-hash-cost",
     env: "PASSWORD_HASH_COST",
     argument: "<n>",
-    default: "16384",
-    help: "scrypt N, a power of two; lower it only for benchmarks with thousands of users",
+    default: String(2 ** 17),
+    help: "scrypt N (r = 8, p = 1), a power of two; lower it only for tests and benchmarks with thousands of users",
     schema: z.coerce
       .number({ error: "password-hash-cost must be a number" })
       .int()

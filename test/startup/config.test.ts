@@ -26,7 +26,7 @@ describe("loadConfig defaults", () => {
       databaseUrl: undefined,
       jwtSecret: undefined,
       pingIntervalSeconds: 15,
-      passwordHashCost: 16384,
+      passwordHashCost: 131072,
       streamBufferBytes: 256 * 1024,
       maxStreamsPerSession: 5,
       maxConnections: undefined,
