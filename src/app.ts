@@ -4,6 +4,7 @@ import { requestId } from "hono/request-id";
 import type { ChatContext } from "./chat/context.js";
 import { AppError } from "./chat/errors.js";
 import { limitBodySize } from "./http/body-limit.js";
+import { refuseOverCapacity, type ConnectionLimit } from "./http/connection-limit.js";
 import { corsFor } from "./http/cors.js";
 import { problemResponse, toAppError } from "./http/problem.js";
 import { createRateLimits, limitEveryRequest } from "./http/rate-limit.js";
@@ -37,6 +38,8 @@ export type AppOptions = {
   observability?: Pick<Observability, "logger" | "metrics">;
   /** Origins whose pages may call the API; none by default. */
   corsOrigins?: readonly string[];
+  /** The server's connection count: requests on connections beyond the cap get 503. */
+  connectionLimit?: ConnectionLimit;
 };
 
 /** The whole HTTP surface over a chat context; no I/O happens until a request arrives. */
@@ -47,6 +50,7 @@ export function createApp(context: ChatContext, options: AppOptions = {}) {
   app.use(requestId());
   app.use(requestLog(observability.logger, observability.metrics));
   if (options.corsOrigins?.length) app.use(corsFor(options.corsOrigins));
+  if (options.connectionLimit) app.use(refuseOverCapacity(options.connectionLimit));
   app.use(limitEveryRequest(createRateLimits(context.settings.rateLimits)));
   app.use(
     methodNotAllowed({

@@ -38,6 +38,12 @@ const perMinute = (name: string) =>
     .int(`${name} must be a whole number`)
     .min(0, `${name} must be 0 (off) or more`);
 
+const atLeastOne = (name: string) =>
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .min(1, `${name} must be at least 1`);
+
 const origin = z.string().transform((value, context) => {
   if (value === "*") return value;
   const parsed = URL.canParse(value) ? new URL(value).origin : "null";
@@ -105,7 +111,7 @@ export const OPTIONS = {
     env: "DATA_DIR",
     argument: "<dir>",
     default: "./data",
-    help: "where the embedded database keeps its files",
+    help: "where the embedded database keeps its files (made private to this user at every start)",
     schema: z.string().min(1, "data-dir must name a directory"),
   }),
   databaseUrl: option({
@@ -131,8 +137,8 @@ export const OPTIONS = {
     flag: "password-hash-cost",
     env: "PASSWORD_HASH_COST",
     argument: "<n>",
-    default: "16384",
-    help: "scrypt N, a power of two; lower it only for benchmarks with thousands of users",
+    default: String(2 ** 17),
+    help: "scrypt N (r = 8, p = 1), a power of two; lower it only for tests and benchmarks with thousands of users",
     schema: z.coerce
       .number({ error: "password-hash-cost must be a number" })
       .int()
@@ -148,6 +154,22 @@ export const OPTIONS = {
       .number({ error: "stream-buffer must be a number of bytes" })
       .int()
       .min(4096, "stream-buffer must be at least 4096 bytes"),
+  }),
+  maxStreamsPerSession: option({
+    flag: "max-streams-per-session",
+    env: "MAX_STREAMS_PER_SESSION",
+    argument: "<n>",
+    default: "5",
+    help: "event streams one session may hold open at once on this instance (more get 429 too_many_streams)",
+    schema: atLeastOne("max-streams-per-session"),
+  }),
+  maxConnections: option({
+    flag: "max-connections",
+    env: "MAX_CONNECTIONS",
+    argument: "<n>",
+    shownDefault: "9/10 of the open-file limit",
+    help: "connections this process keeps open at once; a request on one more gets 503 and the connection is closed",
+    schema: atLeastOne("max-connections").optional(),
   }),
   logLevel: option({
     flag: "log-level",

@@ -1,6 +1,7 @@
 import { CredentialsError } from "./chat/credentials.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { isDatabaseUnavailable } from "./db/client.js";
+import { DataDirectoryError } from "./db/data-dir.js";
 import { startServer } from "./server.js";
 
 async function main() {
@@ -18,7 +19,7 @@ async function main() {
   try {
     server = await startServer(config);
   } catch (error) {
-    if (error instanceof CredentialsError) {
+    if (error instanceof CredentialsError || error instanceof DataDirectoryError) {
       console.error(error.message);
       process.exit(2);
     }

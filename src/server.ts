@@ -1,3 +1,4 @@
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
 import { createApp } from "./app.js";
@@ -11,6 +12,7 @@ import { createSessionCache, createSessionLookups, startSweeper } from "./chat/s
 import { createTokens, loadSigningSecret } from "./chat/tokens.js";
 import type { Config } from "./config.js";
 import { openDatabase, type DatabaseHandle } from "./db/client.js";
+import { createConnectionLimit, defaultMaxConnections } from "./http/connection-limit.js";
 import { nodeServerFetch } from "./http/node-response.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createObservability, type Observability } from "./observability/telemetry.js";
@@ -60,6 +62,7 @@ export async function createChatContext(database: DatabaseHandle, config: Config
       blockDurationSeconds: config.blockDurationSeconds,
       timeoutSeconds: config.timeoutSeconds,
       streamBufferBytes: config.streamBufferBytes,
+      maxStreamsPerSession: config.maxStreamsPerSession,
       pingIntervalSeconds: config.pingIntervalSeconds,
       rateLimits: {
         perUser: config.rateLimitPerUser,
@@ -102,11 +105,13 @@ export async function startServer(
     await syncUsers(database.db, credentials, config.passwordHashCost);
     const chat = await createChatContext(database, config, observability);
     // A 500's error and stack go in its request line (see lib/request-log.ts).
-    const app = createApp(chat.context, { observability, corsOrigins: config.corsOrigins });
+    const connectionLimit = createConnectionLimit(config.maxConnections ?? defaultMaxConnections());
+    const app = createApp(chat.context, { observability, corsOrigins: config.corsOrigins, connectionLimit });
     const server: ServerType = await new Promise((resolve) => {
       const listening = serve({ fetch: nodeServerFetch(app), port: config.port, hostname: config.host }, () =>
         resolve(listening),
       );
+      connectionLimit.watch(listening as Server);
     });
     const port = (server.address() as AddressInfo).port;
     const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;

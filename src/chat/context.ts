@@ -24,6 +24,7 @@ export type ChatContext = {
     blockDurationSeconds: number;
     timeoutSeconds: number;
     streamBufferBytes: number;
+    maxStreamsPerSession: number;
     pingIntervalSeconds: number;
     /** Requests per minute (0 = off); enforced by the HTTP layer, per instance. */
     rateLimits: RateLimitSettings;

@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   "idempotency_key_reused",
   "account_locked",
   "rate_limited",
+  "too_many_streams",
   "internal_error",
   "service_unavailable",
 ] as const;

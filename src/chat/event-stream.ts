@@ -1,6 +1,7 @@
 import { isDatabaseUnavailable, type Database } from "../db/client.js";
 import type { DeliveredCursor } from "./event-log.js";
 import { readEventsAfter, readStreamStart } from "./event-log.js";
+import { AppError } from "./errors.js";
 import { encodeEvent, type DurableEvent, type SessionEndReason } from "./events.js";
 import type { Hub, Subscriber } from "./hub.js";
 import type { ChatTelemetry, StreamCloseReason, StreamInfo } from "./telemetry.js";
@@ -19,6 +20,8 @@ export type EventStreamOptions = {
   /** The client's resume point (Last-Event-ID); undefined starts after what was already delivered. */
   lastEventId: string | undefined;
   bufferBytes: number;
+  /** Streams one session may hold open on this instance at once. */
+  maxStreamsPerSession: number;
   retryMs: number;
   onClose?: () => void;
   telemetry?: ChatTelemetry;
@@ -234,8 +237,19 @@ class EventStream implements Subscriber, SinkEvents {
   }
 }
 
-/** Opens a stream that writes to `connect`'s sink; it runs until the session, the client or the server ends it. */
+/**
+ * Opens a stream that writes to `connect`'s sink; it runs until the session, the client or the
+ * server ends it. Throws too_many_streams, before connecting, when the session already holds its
+ * share; a closed stream frees its slot.
+ */
 export function openEventStream(options: EventStreamOptions, connect: (events: SinkEvents) => StreamSink): void {
+  const { hub, username, sessionId, maxStreamsPerSession } = options;
+  if (hub.sessionStreamCount(username, sessionId) >= maxStreamsPerSession) {
+    throw new AppError(
+      "too_many_streams",
+      `This session already has ${maxStreamsPerSession} event streams open, the most allowed; close one first`,
+    );
+  }
   new EventStream(options, connect);
 }
 

@@ -34,6 +34,8 @@ export type Hub = {
   /** Ends every stream (shutdown); their clients resume elsewhere. */
   closeAll(): void;
   streamCount(): number;
+  /** Streams of one session open on this instance. */
+  sessionStreamCount(username: string, sessionId: string): number;
 };
 
 export type LocalHub = Hub & {
@@ -169,6 +171,11 @@ export function createLocalHub(options: {
       for (const subscribers of [...byUser.values()]) for (const subscriber of [...subscribers]) subscriber.end();
     },
     streamCount: () => count,
+    sessionStreamCount(username, sessionId) {
+      let streams = 0;
+      for (const subscriber of byUser.get(username) ?? []) if (subscriber.sessionId === sessionId) streams++;
+      return streams;
+    },
     stop() {
       clearInterval(pingTimer);
       clearTimeout(flushTimer);

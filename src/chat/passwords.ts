@@ -1,11 +1,19 @@
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 
 const KEY_LENGTH = 32;
+/** scrypt's r and p, as OWASP recommends them with N = 2^17 (the default cost, see config.ts). */
 const BLOCK_SIZE = 8;
+const PARALLELISM = 1;
+
+/**
+ * OpenSSL refuses to derive when scrypt would need more than maxmem: 128·r·(N + p + 2) bytes,
+ * 128 MiB at N = 2^17. Twice 128·N·r leaves room for that.
+ */
+const maxMemory = (cost: number) => 2 * 128 * cost * BLOCK_SIZE;
 
 function derive(password: string, salt: Buffer, cost: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(password, salt, KEY_LENGTH, { N: cost, r: BLOCK_SIZE, p: 1, maxmem: 256 * cost * BLOCK_SIZE }, (error, key) =>
+    scrypt(password, salt, KEY_LENGTH, { N: cost, r: BLOCK_SIZE, p: PARALLELISM, maxmem: maxMemory(cost) }, (error, key) =>
       error ? reject(error) : resolve(key),
     );
   });

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { sql, type SQL } from "drizzle-orm";
@@ -9,6 +8,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { makeDataDirectoryPrivate } from "./data-dir.js";
 import * as schema from "./schema.js";
 
 type Schema = typeof schema;
@@ -28,14 +28,26 @@ export type DatabaseHandle = {
 
 export const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
 
-/** Opens the embedded PGlite database in dataDir (or in memory) and applies the migrations. */
+/**
+ * Opens the embedded PGlite database in dataDir (or in memory) and applies the migrations. The
+ * folder holds the token signing secret, so it is made private to this user before and after
+ * PGlite writes to it (see makeDataDirectoryPrivate).
+ */
 export async function openPglite(dataDir?: string): Promise<DatabaseHandle> {
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  if (!dataDir) return wrapPglite(await PGlite.create(), "embedded PGlite in memory, single instance");
+  // Folders PGlite makes from now on are 0700; its files come out 0666 whatever the umask, but sit
+  // in a 0700 folder, and are tightened below and at every start.
+  process.umask(0o077);
+  makeDataDirectoryPrivate(dataDir);
   const client = await PGlite.create(dataDir);
-  return wrapPglite(
-    client,
-    dataDir ? `embedded PGlite in ${dataDir}, single instance` : "embedded PGlite in memory, single instance",
-  );
+  try {
+    const handle = await wrapPglite(client, `embedded PGlite in ${dataDir}, single instance`);
+    makeDataDirectoryPrivate(dataDir);
+    return handle;
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
 }
 
 /** Wraps an already-open PGlite (tests clone a migrated one) and makes sure it is migrated. */

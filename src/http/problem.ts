@@ -23,6 +23,7 @@ export const problemStatus = {
   idempotency_key_reused: 422,
   account_locked: 423,
   rate_limited: 429,
+  too_many_streams: 429,
   internal_error: 500,
   service_unavailable: 503,
 } as const satisfies Record<ErrorCode, ContentfulStatusCode>;
@@ -46,6 +47,7 @@ const titles: Record<ErrorCode, string> = {
   idempotency_key_reused: "Idempotency key reused",
   account_locked: "Account locked",
   rate_limited: "Too many requests",
+  too_many_streams: "Too many event streams",
   internal_error: "Internal server error",
   service_unavailable: "Service unavailable",
 };

@@ -22,7 +22,7 @@ export const ProblemSchema = z
       .int()
       .optional()
       .openapi({ description: "Wrong password for an existing user: tries left before lockout." }),
-    retryAfter: z.number().int().optional().openapi({ description: "Seconds to wait (423, 429); also in Retry-After." }),
+    retryAfter: z.number().int().optional().openapi({ description: "Seconds to wait (423, 429, 503); also in Retry-After." }),
   })
   .openapi("Problem");
 
@@ -40,11 +40,15 @@ const problemDescriptions: Partial<Record<number, string>> = {
     "Too many requests (`rate_limited`): per client address, per user, and for login per address and per username; " +
     "counted per minute by each instance. Wait `retryAfter` seconds (also in Retry-After)",
   500: "Internal error; the body carries a request id and nothing else",
+  503:
+    "Service unavailable (`service_unavailable`): the database is unreachable, or the request came on a connection beyond " +
+    "this instance's cap (`--max-connections`, by default 9/10 of its open-file limit), which is closed after the answer. " +
+    "Retry after `retryAfter` seconds (also in Retry-After)",
 };
 
-/** The problem+json responses of a route, declared once here and spread into each route; any route may answer 429 and 500. */
+/** The problem+json responses of a route, declared once here and spread into each route; any route may answer 429, 500 and 503. */
 export function problemResponses(...statuses: number[]) {
-  const all = [...new Set([...statuses, 429, 500])].sort();
+  const all = [...new Set([...statuses, 429, 500, 503])].sort();
   return Object.fromEntries(
     all.map((status) => [
       status,

@@ -6,7 +6,7 @@ import { openEventStream, type EventStreamOptions } from "../chat/event-stream.j
 import { alreadySent } from "../http/node-response.js";
 import { requireSession } from "../http/auth.js";
 import { responseSink, webStreamSink } from "../http/stream-sink.js";
-import { bearerSecurity, createRouter, problemResponses } from "../http/router.js";
+import { bearerSecurity, createRouter, ProblemSchema, problemResponses } from "../http/router.js";
 
 const EventsQuery = z.object({
   access_token: z.string().optional().openapi({
@@ -38,7 +38,8 @@ const eventsRoute = createRoute({
     "An unknown or malformed resume id gets `resync` and the stream continues as if none were given. ",
     "The stream starts with `retry:`, sends `: ping` comments at least every 15 s, ends with `session_ended` on logout or timeout, ",
     "and is cut off if the reader falls more than the buffer bound (256 KiB by default) behind; reconnect with the last id seen. ",
-    "Opening a stream is not activity for the inactivity timeout. Several streams per session may be open.",
+    "Opening a stream is not activity for the inactivity timeout. ",
+    "A session may hold a few streams open at once on each instance (5 by default, `--max-streams-per-session`); one more gets `429` `too_many_streams` until one of them closes.",
   ].join(""),
   security: bearerSecurity,
   request: { query: EventsQuery, headers: EventsHeaders },
@@ -58,6 +59,12 @@ const eventsRoute = createRoute({
       },
     },
     ...problemResponses(400, 401),
+    429: {
+      description:
+        "Too many requests (`rate_limited`, see the other routes), or this session already holds the most event streams " +
+        "allowed open on this instance (`too_many_streams`; 5 by default, `--max-streams-per-session`): close one, then retry",
+      content: { "application/problem+json": { schema: ProblemSchema } },
+    },
   },
 });
 
@@ -73,6 +80,7 @@ export function eventRoutes(context: ChatContext) {
       sessionId: caller.sessionId,
       lastEventId: c.req.valid("header")["last-event-id"] ?? c.req.valid("query").lastEventId,
       bufferBytes: context.settings.streamBufferBytes,
+      maxStreamsPerSession: context.settings.maxStreamsPerSession,
       retryMs: 1000,
       telemetry: context.telemetry,
       requestId: c.get("requestId"),
@@ -86,12 +94,15 @@ export function eventRoutes(context: ChatContext) {
     if (outgoing instanceof ServerResponse) {
       // On node:http the stream writes to the response itself, which thousands of idle streams
       // make worth it: no web stream and no reader loop per connection. The head carries every
-      // header set so far (request id, CORS); hono's CORS adds Vary only after the handler.
-      const draft = c.body(null, 200, headers).headers;
-      if (draft.has("access-control-allow-origin") && draft.get("access-control-allow-origin") !== "*")
-        draft.append("vary", "Origin");
-      outgoing.writeHead(200, Object.fromEntries(draft));
-      openEventStream(options, responseSink(outgoing));
+      // header set so far (request id, CORS); hono's CORS adds Vary only after the handler. It is
+      // written on connecting, so a stream refused (too_many_streams) still gets its problem+json.
+      openEventStream(options, (events) => {
+        const draft = c.body(null, 200, headers).headers;
+        if (draft.has("access-control-allow-origin") && draft.get("access-control-allow-origin") !== "*")
+          draft.append("vary", "Origin");
+        outgoing.writeHead(200, Object.fromEntries(draft));
+        return responseSink(outgoing)(events);
+      });
       return alreadySent();
     }
     const { readable, connect } = webStreamSink(options.bufferBytes);

@@ -37,7 +37,9 @@ const readyRoute = createRoute({
     },
     ...problemResponses(),
     503: {
-      description: "The database does not answer, or its migrations are not applied (`service_unavailable`)",
+      description:
+        "The database does not answer, or its migrations are not applied (`service_unavailable`); or, as on every route, " +
+        "the request came on a connection beyond the instance's cap (`--max-connections`), with Retry-After",
       content: { "application/problem+json": { schema: ProblemSchema } },
     },
   },

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.js";
+import { defaultMaxConnections } from "../../src/http/connection-limit.js";
+import { openFileLimit } from "../../src/lib/open-file-limit.js";
 
 /** The error loadConfig throws for these arguments (fails the test if it does not throw one). */
 function configError(argv: string[], env: NodeJS.ProcessEnv = {}): ConfigError {
@@ -24,8 +26,10 @@ describe("loadConfig defaults", () => {
       databaseUrl: undefined,
       jwtSecret: undefined,
       pingIntervalSeconds: 15,
-      passwordHashCost: 16384,
+      passwordHashCost: 131072,
       streamBufferBytes: 256 * 1024,
+      maxStreamsPerSession: 5,
+      maxConnections: undefined,
     });
   });
 });
@@ -69,6 +73,10 @@ describe("loadConfig flags and environment", () => {
         "1024",
         "--stream-buffer",
         "8192",
+        "--max-streams-per-session",
+        "2",
+        "--max-connections",
+        "300",
       ],
       {},
     );
@@ -83,6 +91,8 @@ describe("loadConfig flags and environment", () => {
       pingIntervalSeconds: 5,
       passwordHashCost: 1024,
       streamBufferBytes: 8192,
+      maxStreamsPerSession: 2,
+      maxConnections: 300,
     });
   });
 
@@ -99,6 +109,8 @@ describe("loadConfig flags and environment", () => {
       PING_INTERVAL: "7",
       PASSWORD_HASH_COST: "2048",
       STREAM_BUFFER_BYTES: "4096",
+      MAX_STREAMS_PER_SESSION: "3",
+      MAX_CONNECTIONS: "500",
     });
     expect(config).toMatchObject({
       port: 4100,
@@ -112,6 +124,8 @@ describe("loadConfig flags and environment", () => {
       pingIntervalSeconds: 7,
       passwordHashCost: 2048,
       streamBufferBytes: 4096,
+      maxStreamsPerSession: 3,
+      maxConnections: 500,
     });
   });
 
@@ -150,6 +164,8 @@ describe("loadConfig refuses bad values, naming the argument", () => {
     ["a database URL that is not PostgreSQL", ["--database-url", "mysql://localhost/chat"], /database-url/],
     ["a password hash cost that is not a power of two", ["--password-hash-cost", "1000"], /password-hash-cost/],
     ["a stream buffer under 4096 bytes", ["--stream-buffer", "100"], /stream-buffer/],
+    ["no event streams per session", ["--max-streams-per-session", "0"], /max-streams-per-session must be at least 1/],
+    ["a fractional connection cap", ["--max-connections", "10.5"], /max-connections must be a whole number/],
   ])("refuses %s", (_, argv, message) => {
     const error = configError(argv);
     expect(error.message).toMatch(message);
@@ -174,5 +190,16 @@ describe("loadConfig refuses bad values, naming the argument", () => {
 
   it("answers --help with the usage", () => {
     expect(configError(["--help"]).message).toMatch(/^usage: .*\[port\] \[block_duration\] \[timeout\]/);
+  });
+});
+
+describe("the default connection cap", () => {
+  it("is nine tenths of the open-file limit, leaving the rest for the database and for answering 503", () => {
+    expect(defaultMaxConnections(1024)).toBe(921);
+    expect(defaultMaxConnections(65536)).toBe(58982);
+  });
+
+  it("reads this process's open-file limit where it can (Linux), else assumes 1024", () => {
+    expect(defaultMaxConnections()).toBe(Math.floor((openFileLimit() ?? 1024) * 0.9));
   });
 });

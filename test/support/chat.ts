@@ -22,6 +22,7 @@ export type TestSettings = Partial<
     | "timeoutSeconds"
     | "pingIntervalSeconds"
     | "streamBufferBytes"
+    | "maxStreamsPerSession"
     | "rateLimitPerUser"
     | "rateLimitPerAddress"
     | "loginRateLimitPerUsername"

@@ -1,0 +1,23 @@
+import { describe, expect, it } from "vitest";
+import { hashCost, hashPassword, verifyPassword } from "../../src/chat/passwords.js";
+import { loadConfig } from "../../src/config.js";
+
+describe("password hashes", () => {
+  it("are made at N = 2^17 by default, as OWASP recommends for scrypt (r = 8, p = 1)", () => {
+    expect(loadConfig([], {}).passwordHashCost).toBe(2 ** 17);
+  });
+
+  it("hash and verify at the default cost without hitting scrypt's memory bound", { timeout: 30_000 }, async () => {
+    const cost = loadConfig([], {}).passwordHashCost;
+    const stored = await hashPassword("falcon", cost);
+    expect(hashCost(stored)).toBe(cost);
+    expect(await verifyPassword("falcon", stored)).toBe(true);
+    expect(await verifyPassword("falcoN", stored)).toBe(false);
+  });
+
+  it("verify a hash made at a lower cost with the cost it records (tests and benchmarks use one)", async () => {
+    const stored = await hashPassword("lightsaber", 1024);
+    expect(stored).toMatch(/^scrypt\$1024\$/);
+    expect(await verifyPassword("lightsaber", stored)).toBe(true);
+  });
+});
