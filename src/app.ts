@@ -1,10 +1,10 @@
-import { Scalar } from "@scalar/hono-api-reference";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import type { ChatContext } from "./chat/context.js";
 import { AppError } from "./chat/errors.js";
 import { limitBodySize } from "./http/body-limit.js";
 import { corsFor } from "./http/cors.js";
+import { docsPage } from "./http/docs-page.js";
 import { problemResponse, toAppError } from "./http/problem.js";
 import { createRateLimits, limitEveryRequest } from "./http/rate-limit.js";
 import { createRouter } from "./http/router.js";
@@ -79,7 +79,7 @@ export function createApp(context: ChatContext, options: AppOptions = {}) {
     .route("/", opsRoutes(context, observability));
 
   app.doc31("/openapi.json", openApiInfo);
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Chat service API" }));
+  app.route("/", docsPage());
 
   app.notFound((c) =>
     problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}`), c.get("requestId")),
