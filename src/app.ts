@@ -8,6 +8,7 @@ import { docsPage } from "./http/docs-page.js";
 import { problemResponse, toAppError } from "./http/problem.js";
 import { createRateLimits, limitEveryRequest } from "./http/rate-limit.js";
 import { createRouter } from "./http/router.js";
+import { securityHeaders } from "./http/security-headers.js";
 import { requestLog } from "./observability/request-log.js";
 import { createObservability, type Observability } from "./observability/telemetry.js";
 import { authRoutes } from "./routes/auth.js";
@@ -45,6 +46,7 @@ export function createApp(context: ChatContext, options: AppOptions = {}) {
   const observability = options.observability ?? createObservability({ logLevel: "silent", processMetrics: false });
 
   app.use(requestId());
+  app.use(securityHeaders());
   app.use(requestLog(observability.logger, observability.metrics));
   if (options.corsOrigins?.length) app.use(corsFor(options.corsOrigins));
   app.use(limitEveryRequest(createRateLimits(context.settings.rateLimits)));
