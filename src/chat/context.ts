@@ -25,6 +25,8 @@ export type ChatContext = {
     timeoutSeconds: number;
     streamBufferBytes: number;
     pingIntervalSeconds: number;
+    /** How long an Idempotency-Key is remembered. */
+    idempotencyKeyTtlSeconds: number;
     /** Requests per minute (0 = off); enforced by the HTTP layer, per instance. */
     rateLimits: RateLimitSettings;
   };
