@@ -1,4 +1,3 @@
-import { Scalar } from "@scalar/hono-api-reference";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import type { ChatContext } from "./chat/context.js";
@@ -6,9 +5,11 @@ import { AppError } from "./chat/errors.js";
 import { limitBodySize } from "./http/body-limit.js";
 import { refuseOverCapacity, type ConnectionLimit } from "./http/connection-limit.js";
 import { corsFor } from "./http/cors.js";
+import { docsPage } from "./http/docs-page.js";
 import { problemResponse, toAppError } from "./http/problem.js";
 import { createRateLimits, limitEveryRequest } from "./http/rate-limit.js";
 import { createRouter } from "./http/router.js";
+import { securityHeaders } from "./http/security-headers.js";
 import { requestLog } from "./observability/request-log.js";
 import { createObservability, type Observability } from "./observability/telemetry.js";
 import { authRoutes } from "./routes/auth.js";
@@ -48,6 +49,7 @@ export function createApp(context: ChatContext, options: AppOptions = {}) {
   const observability = options.observability ?? createObservability({ logLevel: "silent", processMetrics: false });
 
   app.use(requestId());
+  app.use(securityHeaders());
   app.use(requestLog(observability.logger, observability.metrics));
   if (options.corsOrigins?.length) app.use(corsFor(options.corsOrigins));
   if (options.connectionLimit) app.use(refuseOverCapacity(options.connectionLimit));
@@ -83,7 +85,7 @@ export function createApp(context: ChatContext, options: AppOptions = {}) {
     .route("/", opsRoutes(context, observability));
 
   app.doc31("/openapi.json", openApiInfo);
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Chat service API" }));
+  app.route("/", docsPage());
 
   app.notFound((c) =>
     problemResponse(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}`), c.get("requestId")),

@@ -133,6 +133,14 @@ export const OPTIONS = {
     help: "seconds between `: ping` comments on event streams",
     schema: seconds("ping-interval"),
   }),
+  idempotencyKeyTtlSeconds: option({
+    flag: "idempotency-key-ttl",
+    env: "IDEMPOTENCY_KEY_TTL",
+    argument: "<seconds>",
+    default: "86400",
+    help: "seconds an Idempotency-Key is remembered; after that the key is new again and expired keys are deleted",
+    schema: seconds("idempotency-key-ttl"),
+  }),
   passwordHashCost: option({
     flag: "password-hash-cost",
     env: "PASSWORD_HASH_COST",

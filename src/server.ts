@@ -6,6 +6,7 @@ import type { ChatContext } from "./chat/context.js";
 import { syncUsers, readCredentialsFile } from "./chat/credentials.js";
 import { createDeliveredCursor } from "./chat/event-log.js";
 import { createLocalHub } from "./chat/hub.js";
+import { startKeySweeper } from "./chat/idempotency.js";
 import { createPostgresHub } from "./chat/pg-hub.js";
 import { createMessageBatcher } from "./chat/messages.js";
 import { createSessionCache, createSessionLookups, startSweeper } from "./chat/sessions.js";
@@ -64,6 +65,7 @@ export async function createChatContext(database: DatabaseHandle, config: Config
       streamBufferBytes: config.streamBufferBytes,
       maxStreamsPerSession: config.maxStreamsPerSession,
       pingIntervalSeconds: config.pingIntervalSeconds,
+      idempotencyKeyTtlSeconds: config.idempotencyKeyTtlSeconds,
       rateLimits: {
         perUser: config.rateLimitPerUser,
         perAddress: config.rateLimitPerAddress,
@@ -73,6 +75,7 @@ export async function createChatContext(database: DatabaseHandle, config: Config
     },
   };
   const stopSweeper = startSweeper(context, logError);
+  const stopKeySweeper = startKeySweeper(database.db, config.idempotencyKeyTtlSeconds, logError);
   const cursorTimer = setInterval(() => void cursor.flush().catch((error: unknown) => logError(error)), CURSOR_FLUSH_MS);
   cursorTimer.unref();
   return {
@@ -80,6 +83,7 @@ export async function createChatContext(database: DatabaseHandle, config: Config
     /** Stops timers, closes every stream and saves how far they got. */
     async stop() {
       stopSweeper();
+      stopKeySweeper();
       clearInterval(cursorTimer);
       await crossInstance?.stop();
       hub.closeAll();

@@ -23,7 +23,7 @@ export type SentBroadcast = {
  */
 export async function sendBroadcast(context: ChatContext, from: string, text: string, idempotencyKey?: string) {
   const { db, hub } = context;
-  const keyed = keyedRequest(from, idempotencyKey, "POST /broadcasts", { text });
+  const keyed = keyedRequest(from, idempotencyKey, "POST /broadcasts", { text }, context.settings.idempotencyKeyTtlSeconds);
   const replay = await findReplay<SentBroadcast>(db, keyed);
   if (replay) return replay;
   const sentAt = new Date();

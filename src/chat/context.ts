@@ -26,6 +26,8 @@ export type ChatContext = {
     streamBufferBytes: number;
     maxStreamsPerSession: number;
     pingIntervalSeconds: number;
+    /** How long an Idempotency-Key is remembered. */
+    idempotencyKeyTtlSeconds: number;
     /** Requests per minute (0 = off); enforced by the HTTP layer, per instance. */
     rateLimits: RateLimitSettings;
   };

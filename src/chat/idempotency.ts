@@ -1,13 +1,24 @@
 import { createHash } from "node:crypto";
-import { and, eq } from "drizzle-orm";
-import type { Database, Transaction } from "../db/client.js";
+import { and, eq, gt, lt, sql } from "drizzle-orm";
+import { queryRows, type Database, type Transaction } from "../db/client.js";
 import { idempotencyKeys } from "../db/schema.js";
 import { AppError } from "./errors.js";
 
 export type IdempotentRoute = "POST /messages" | "POST /broadcasts";
 
-/** A send made under an Idempotency-Key: whose key, which one, and what it asked for. */
-export type KeyedRequest = { username: string; key: string; route: IdempotentRoute; requestHash: string };
+/** A send made under an Idempotency-Key: whose key, which one, what it asked for, and how long the key holds. */
+export type KeyedRequest = {
+  username: string;
+  key: string;
+  route: IdempotentRoute;
+  requestHash: string;
+  /** A key older than this (by the database's clock) is as good as never used. */
+  ttlSeconds: number;
+};
+
+/** Keys stored more than ttlSeconds ago, by the database's clock. */
+const expired = (ttlSeconds: number) => lt(idempotencyKeys.createdAt, sql`now() - make_interval(secs => ${ttlSeconds})`);
+const live = (ttlSeconds: number) => gt(idempotencyKeys.createdAt, sql`now() - make_interval(secs => ${ttlSeconds})`);
 
 /** Describes a send for the key store; undefined when the client sent no key. */
 export function keyedRequest(
@@ -15,22 +26,24 @@ export function keyedRequest(
   key: string | undefined,
   route: IdempotentRoute,
   body: Record<string, unknown>,
+  ttlSeconds: number,
 ): KeyedRequest | undefined {
   if (key === undefined) return undefined;
   const requestHash = createHash("sha256").update(JSON.stringify(body)).digest("hex");
-  return { username, key, route, requestHash };
+  return { username, key, route, requestHash, ttlSeconds };
 }
 
 /**
- * The first answer given under this key, if there is one. Checked before anything else, so a retry
- * answers the same even if the world changed since (the recipient blocked the sender, went offline).
+ * The first answer given under this key, if there is one and it has not expired. Checked before
+ * anything else, so a retry answers the same even if the world changed since (the recipient blocked
+ * the sender, went offline).
  */
 export async function findReplay<Response>(db: Database, request: KeyedRequest | undefined): Promise<Response | undefined> {
   if (!request) return undefined;
   const [stored] = await db
     .select({ route: idempotencyKeys.route, requestHash: idempotencyKeys.requestHash, response: idempotencyKeys.response })
     .from(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.username, request.username), eq(idempotencyKeys.key, request.key)));
+    .where(and(eq(idempotencyKeys.username, request.username), eq(idempotencyKeys.key, request.key), live(request.ttlSeconds)));
   if (!stored) return undefined;
   if (stored.route !== request.route || stored.requestHash !== request.requestHash) {
     throw new AppError(
@@ -47,6 +60,7 @@ class KeyTakenMeanwhile extends Error {}
  * Runs a send's transaction and, when keyed, stores its response under the key in that same
  * transaction: no message without its key, no key without its message. A concurrent twin waits on
  * the key's primary key, finds it taken, rolls its whole send back and answers the winner's response.
+ * An expired key not swept yet is taken over, as if it had never been stored.
  * `replayed` tells the caller whether this call sent anything (and so must publish it).
  */
 export async function sendOnce<Sent extends { response: object }>(
@@ -58,10 +72,15 @@ export async function sendOnce<Sent extends { response: object }>(
     const sent = await db.transaction(async (tx) => {
       const sent = await send(tx);
       if (request) {
+        const { username, key, route, requestHash } = request;
         const [claimed] = await tx
           .insert(idempotencyKeys)
-          .values({ ...request, response: sent.response })
-          .onConflictDoNothing()
+          .values({ username, key, route, requestHash, response: sent.response })
+          .onConflictDoUpdate({
+            target: [idempotencyKeys.username, idempotencyKeys.key],
+            set: { route, requestHash, response: sent.response, createdAt: sql`now()` },
+            setWhere: expired(request.ttlSeconds),
+          })
           .returning({ key: idempotencyKeys.key });
         if (!claimed) throw new KeyTakenMeanwhile();
       }
@@ -74,4 +93,36 @@ export async function sendOnce<Sent extends { response: object }>(
     if (!response) throw new Error("idempotency key taken by a transaction that left no row", { cause: error });
     return { replayed: true, response };
   }
+}
+
+/** Any number that no other advisory lock of this service uses: "idem" in ASCII. */
+export const KEY_SWEEP_LOCK = 0x6964656d;
+
+/**
+ * Deletes the keys older than the TTL; answers how many, or undefined when another instance holds
+ * the sweep (a transaction-level advisory lock, released at its commit). The delete is idempotent:
+ * a second sweep right after finds nothing to do.
+ */
+export async function deleteExpiredKeys(db: Database, ttlSeconds: number): Promise<number | undefined> {
+  return db.transaction(async (tx) => {
+    const [lock] = await queryRows<{ locked: boolean }>(tx, sql`select pg_try_advisory_xact_lock(${KEY_SWEEP_LOCK}) as locked`);
+    if (!lock?.locked) return undefined;
+    const deleted = await tx.delete(idempotencyKeys).where(expired(ttlSeconds)).returning({ key: idempotencyKeys.key });
+    return deleted.length;
+  });
+}
+
+/** Sweeps expired keys every 24th of the TTL, but no more than once a second and at least every hour; returns the stop. */
+export function startKeySweeper(db: Database, ttlSeconds: number, onError: (error: unknown) => void): () => void {
+  const intervalMs = Math.max(1000, Math.min(3_600_000, (ttlSeconds * 1000) / 24));
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    deleteExpiredKeys(db, ttlSeconds)
+      .catch(onError)
+      .finally(() => (running = false));
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

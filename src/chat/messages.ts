@@ -26,7 +26,7 @@ type StoredMessage = { response: SentMessage; event: DurableEvent };
  */
 export async function sendMessage(context: ChatContext, from: string, to: string, text: string, idempotencyKey?: string) {
   const { db, hub } = context;
-  const keyed = keyedRequest(from, idempotencyKey, "POST /messages", { to, text });
+  const keyed = keyedRequest(from, idempotencyKey, "POST /messages", { to, text }, context.settings.idempotencyKeyTtlSeconds);
   const replay = await findReplay<SentMessage>(db, keyed);
   if (replay) return replay;
   refuseSelf(from, to, "Error. Cannot message self");

@@ -156,7 +156,8 @@ export const idempotencyKeys = pgTable(
     response: json("response").notNull(),
     createdAt: at("created_at").notNull().defaultNow(),
   },
-  (table) => [primaryKey({ columns: [table.username, table.key] })],
+  // created_at: the sweeper deletes expired keys by age.
+  (table) => [primaryKey({ columns: [table.username, table.key] }), index("idempotency_keys_created_at").on(table.createdAt)],
 );
 
 /** Server-wide values that must survive restarts and be shared by instances (the JWT secret). */

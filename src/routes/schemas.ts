@@ -31,7 +31,8 @@ export const IdempotencyHeaders = z.object({
         "Makes a retry safe: a repeat with the same key by the same user answers the first 201 again (same body) " +
         "and sends and stores nothing new, even when both arrive at once. The key is stored with the send in one transaction. " +
         "The same key with a different request gets 422 `idempotency_key_reused`. Only a 201 is remembered: after an error " +
-        "the key is still unused. 1 to 200 visible ASCII characters, e.g. a UUID.",
+        "the key is still unused. A key is remembered for 24 hours by default (the server's `--idempotency-key-ttl`); after that it is " +
+        "new again: a send with it sends anew. 1 to 200 visible ASCII characters, e.g. a UUID.",
       example: "3f1c7b9e-2d4a-4b8e-9f61-0c5d2a7e8b14",
     }),
 });

@@ -58,6 +58,8 @@ describe("the OpenAPI document", () => {
     const response = await chat.request("GET", "/docs");
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("text/html");
-    expect(await response.text()).toContain("/openapi.json");
+    const initializer = /<script src="([^"]+\/initializer\.js)"/.exec(await response.text())?.[1];
+    expect(initializer).toBeDefined();
+    expect(await (await chat.request("GET", initializer!)).text()).toContain('url: "/openapi.json"');
   });
 });

@@ -21,6 +21,7 @@ export type TestSettings = Partial<
     | "blockDurationSeconds"
     | "timeoutSeconds"
     | "pingIntervalSeconds"
+    | "idempotencyKeyTtlSeconds"
     | "streamBufferBytes"
     | "maxStreamsPerSession"
     | "rateLimitPerUser"
