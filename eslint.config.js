@@ -16,7 +16,7 @@ const layers = {
 };
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "coverage/", "reports/", ".stryker-tmp/", "drizzle/", "web/dist/"] },
+  { ignores: ["dist/", "node_modules/", "coverage/", "reports/", ".stryker-tmp/", ".scratch/", "drizzle/", "web/dist/"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -24,6 +24,8 @@ export type ChatTelemetry = {
   /** The third wrong password in a row locked the username. */
   accountLocked(username: string, seconds: number): void;
   messageAccepted(): void;
+  /** One group commit of direct messages stored `sends` messages (accepted or refused) in one statement. */
+  messageBatchStored(sends: number): void;
   broadcastAccepted(recipients: number): void;
   streamOpened(stream: StreamInfo): void;
   streamClosed(stream: StreamInfo, reason: StreamCloseReason): void;

@@ -14,7 +14,19 @@ export type BatcherOptions = {
    * cannot fail the others. Not for errors every call would meet (the database is down).
    */
   retryAlone?: (error: unknown) => boolean;
+  /**
+   * Awaited before a batch takes its calls from the queue, so calls arriving meanwhile join it
+   * (e.g. one event-loop turn, see nextEventLoopTurn). Without it a batch takes what is queued at once.
+   */
+  gather?: () => Promise<void>;
 };
+
+/**
+ * One turn of the event loop: requests whose I/O completed in the same turn get to queue. Needed
+ * where a batch's work never yields (PGlite runs each statement synchronously on this thread), as
+ * nothing could otherwise queue behind a running batch.
+ */
+export const nextEventLoopTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Group commit: calls made while a batch is running wait and go together in the next one, so many
@@ -49,12 +61,18 @@ export function createBatcher<Input, Output>(
     }
   };
 
+  const startBatch = async () => {
+    if (options.gather) await options.gather();
+    const batch = queue.slice(0, options.maxBatch);
+    queue = queue.slice(options.maxBatch);
+    // A second batch that gathered alongside the first may find the queue already taken.
+    if (batch.length > 0) await runBatch(batch);
+  };
+
   const drain = () => {
     while (queue.length > 0 && running < maxConcurrent) {
-      const batch = queue.slice(0, options.maxBatch);
-      queue = queue.slice(options.maxBatch);
       running++;
-      void runBatch(batch).finally(() => {
+      void startBatch().finally(() => {
         running--;
         drain();
       });

@@ -28,6 +28,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       registers,
     }),
     messagesAccepted: new Counter({ name: "chat_messages_accepted_total", help: "Direct messages accepted (201)", registers }),
+    messageBatchSize: new Histogram({
+      name: "chat_message_batch_size",
+      help: "Direct messages per group commit (sends without an idempotency key that arrived while a batch was storing)",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers,
+    }),
     broadcastsAccepted: new Counter({ name: "chat_broadcasts_accepted_total", help: "Broadcasts accepted (201)", registers }),
     eventsDelivered: new Counter({
       name: "chat_events_delivered_total",

@@ -44,6 +44,9 @@ function createTelemetry(logger: Logger, metrics: Metrics): ChatTelemetry {
     messageAccepted() {
       metrics.messagesAccepted.inc();
     },
+    messageBatchStored(sends) {
+      metrics.messageBatchSize.observe(sends);
+    },
     broadcastAccepted() {
       metrics.broadcastsAccepted.inc();
     },

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { createBatcher, type BatchOutcome, type BatcherOptions } from "../../src/lib/batcher.js";
+import { createBatcher, nextEventLoopTurn, type BatchOutcome, type BatcherOptions } from "../../src/lib/batcher.js";
 
 /** What a caller's promise came to so far, watched from the start so no rejection goes unhandled. */
 type Watched<Output> = { state: "pending" } | { state: "resolved"; value: Output } | { state: "rejected"; error: unknown };
@@ -164,6 +164,33 @@ describe("createBatcher", () => {
       const results = await Promise.all(Array.from({ length: 20 }, (_, index) => call(index)));
       expect(results).toEqual(Array.from({ length: 20 }, (_, index) => index * 2));
       expect(mostInFlight).toBe(1);
+    });
+  });
+
+  describe("with gather", () => {
+    it("lets calls made before the gathering turn ends join the first batch, even when the work never yields", async () => {
+      const { run, batches } = immediateRun(doubled);
+      const call = createBatcher(run, { maxBatch: 10, maxConcurrent: 2, gather: nextEventLoopTurn });
+
+      const first = call(1);
+      await microtasksOnly();
+      expect(batches).toEqual([]);
+      // A call arriving from another event-loop task (as a request read from a socket would).
+      const late = new Promise<number>((resolve) => setTimeout(() => resolve(call(3)), 0));
+      const results = await Promise.all([first, call(2), late]);
+
+      expect(results).toEqual([2, 4, 6]);
+      expect(batches[0]).toEqual(expect.arrayContaining([1, 2]));
+      expect(batches.flat().sort()).toEqual([1, 2, 3]);
+      // The second slot gathered alongside the first and found nothing left: no empty batch ran.
+      for (const batch of batches) expect(batch.length).toBeGreaterThan(0);
+    });
+
+    it("takes at most maxBatch calls per batch after gathering", async () => {
+      const { run, batches } = immediateRun(doubled);
+      const call = createBatcher(run, { maxBatch: 2, gather: nextEventLoopTurn });
+      expect(await Promise.all([1, 2, 3, 4, 5].map(call))).toEqual([2, 4, 6, 8, 10]);
+      expect(batches).toEqual([[1, 2], [3, 4], [5]]);
     });
   });
 

@@ -86,6 +86,24 @@ describe("DELETE /blocks/{username}", () => {
     expect((await chat.request("POST", "/messages", { token: lukeToken, json: { to: hans, text: "hi" } })).status).toBe(201);
   });
 
+  it("unblocks only the named user: another blocked user stays blocked", async () => {
+    const { hans, luke, yoda } = await chat.users("hans", "luke", "yoda");
+    const hansToken = await chat.login(hans);
+    const lukeToken = await chat.login(luke);
+    const yodaToken = await chat.login(yoda);
+    expect((await block(hansToken, luke)).status).toBe(200);
+    expect((await block(hansToken, yoda)).status).toBe(200);
+
+    expect((await unblock(hansToken, luke)).status).toBe(200);
+    expect(await blocked(hansToken)).toEqual([yoda]);
+    expect((await chat.request("POST", "/messages", { token: lukeToken, json: { to: hans, text: "hi" } })).status).toBe(201);
+    await expectProblem(
+      await chat.request("POST", "/messages", { token: yodaToken, json: { to: hans, text: "hi" } }),
+      403,
+      "blocked",
+    );
+  });
+
   it("says a user who was not blocked was not blocked", async () => {
     const { hans, luke } = await chat.users("hans", "luke");
     const token = await chat.login(hans);

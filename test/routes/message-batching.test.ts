@@ -1,6 +1,8 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
-import type { TestChat } from "../support/chat.js";
-import { expectProblem, sharedChat, sleep } from "../support/http.js";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createObservability } from "../../src/observability/telemetry.js";
+import { sample } from "../ops/capture.js";
+import { createTestChat, type TestChat } from "../support/chat.js";
+import { expectProblem, streamTracker } from "../support/http.js";
 import type { EventReader, ReceivedEvent } from "../support/sse.js";
 
 type MessageView = { id: number; from: string; to: string; text: string; sentAt: string };
@@ -8,21 +10,39 @@ type SentMessage = MessageView & { delivery: "delivered" | "stored" };
 type Send = { token: string; from: string; to: string; text: string };
 
 let chat: TestChat;
-const streams = sharedChat((created) => (chat = created));
+const streams = streamTracker(() => chat);
+const observability = createObservability({ logLevel: "silent", processMetrics: false });
+/** The size of every group commit of this test, as the batcher reports it to telemetry. */
+let batchSizes: number[] = [];
+const reportBatch = observability.telemetry.messageBatchStored;
+observability.telemetry.messageBatchStored = (sends) => {
+  batchSizes.push(sends);
+  reportBatch(sends);
+};
 
-afterEach(() => vi.restoreAllMocks());
+beforeAll(async () => {
+  chat = await createTestChat({}, { observability });
+});
+beforeEach(() => {
+  batchSizes = [];
+});
+afterEach(async () => {
+  await streams.closeAll();
+  await chat.endAllSessions();
+});
+afterAll(() => chat.close());
 
 /**
- * In-process PGlite answers without ever yielding to the event loop, so concurrent requests would
- * reach the batcher one at a time. Each transaction first waits a little, as a round trip to a
- * PostgreSQL server would, so requests pile up behind a running batch. Returns the spy, to count them.
+ * The sends went in a few batches that each stored several of them, not one batch each: the sizes
+ * add up to every send (refused ones included) and the largest batch held more than one message.
  */
-function transactionsWithLatency() {
-  const transaction = chat.db.transaction.bind(chat.db);
-  return vi.spyOn(chat.db, "transaction").mockImplementation(async (...args: Parameters<typeof transaction>) => {
-    await sleep(10);
-    return transaction(...args);
-  });
+function expectGrouped(sends: number, atMostBatches: number) {
+  expect(
+    batchSizes.reduce((sum, size) => sum + size, 0),
+    JSON.stringify(batchSizes),
+  ).toBe(sends);
+  expect(Math.max(...batchSizes), JSON.stringify(batchSizes)).toBeGreaterThan(1);
+  expect(batchSizes.length, JSON.stringify(batchSizes)).toBeLessThanOrEqual(atMostBatches);
 }
 
 const post = (send: Send) => chat.request("POST", "/messages", { token: send.token, json: { to: send.to, text: send.text } });
@@ -108,11 +128,15 @@ describe("POST /messages sent concurrently (group commit)", () => {
     const toBlocker = Array.from({ length: 4 }, (_, n) => send(names.dan, names.roy, `dan to roy ${n}`));
     const all = interleave(valid, [...toNobody, ...toBlocker]);
 
-    const transactions = transactionsWithLatency();
     const responses = await Promise.all(all.map((each) => (valid.includes(each) ? accepted(each) : post(each))));
 
-    // They shared a few transactions rather than one each: the sends really were batched.
-    expect(transactions.mock.calls.length).toBeLessThanOrEqual(all.length / 4);
+    // They shared a few statements rather than one each, and /metrics says so too.
+    expectGrouped(all.length, all.length / 4);
+    const exposition = await observability.metrics.registry.metrics();
+    expect(sample(exposition, "chat_message_batch_size_sum")).toBeGreaterThanOrEqual(all.length);
+    expect(sample(exposition, "chat_message_batch_size_count")).toBeLessThanOrEqual(
+      sample(exposition, "chat_message_batch_size_sum")! / 4,
+    );
     const sent = valid.map((each) => responses[all.indexOf(each)] as SentMessage);
     expect(new Set(sent.map((message) => message.id)).size).toBe(valid.length);
     for (const message of sent) expect(message.delivery).toBe("delivered");
@@ -147,7 +171,6 @@ describe("POST /messages sent concurrently (group commit)", () => {
     const perSender = 8;
     const refusedAlongside = [send(names.dan, names.roy, "dan to roy"), send(names.ann, `${names.ann}_nobody`, "ann to nobody")];
 
-    const transactions = transactionsWithLatency();
     const [chains, refusals] = await Promise.all([
       Promise.all(
         senders.map(async (from) => {
@@ -159,7 +182,9 @@ describe("POST /messages sent concurrently (group commit)", () => {
       Promise.all(refusedAlongside.map(post)),
     ]);
 
-    expect(transactions.mock.calls.length).toBeLessThan(senders.length * perSender + refusedAlongside.length);
+    // Each sender waits for its 201 before the next send, so a batch holds at most one send per sender.
+    expectGrouped(senders.length * perSender + refusedAlongside.length, perSender + refusedAlongside.length);
+    expect(Math.max(...batchSizes)).toBeLessThanOrEqual(senders.length + refusedAlongside.length);
     await expectProblem(refusals[0]!, 403, "blocked");
     await expectProblem(refusals[1]!, 404, "unknown_user");
     const sent = chains.flat();
@@ -190,9 +215,8 @@ describe("POST /messages sent concurrently (group commit)", () => {
       sends.push({ token: benToken, from: ben, to: [olga, ray, rex][n % 3]!, text: `ben ${n}` });
     }
 
-    const transactions = transactionsWithLatency();
     const sent = await Promise.all(sends.map(accepted));
-    expect(transactions.mock.calls.length).toBeLessThan(sends.length / 2);
+    expectGrouped(sends.length, sends.length / 2);
 
     for (const message of sent) expect(message.delivery, message.text).toBe(message.to === olga ? "stored" : "delivered");
     for (const [recipient, recipientStream] of [

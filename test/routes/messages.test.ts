@@ -61,6 +61,17 @@ describe("POST /messages", () => {
     expect(event.data).toEqual({ id: message.id, from: hans, to: luke, text: "see you later", sentAt: message.sentAt });
   });
 
+  it("counts a recipient who logged in and then out as offline: stored, delivered at their next stream", async () => {
+    const { hans, luke } = await chat.users("hans", "luke");
+    const hansToken = await chat.login(hans);
+    expect((await chat.request("POST", "/logout", { token: await chat.login(luke) })).status).toBe(204);
+
+    const message = await sent(hansToken, luke, "are you gone?");
+    expect(message.delivery).toBe("stored");
+    const lukeStream = await streams.open(await chat.login(luke));
+    expect((await lukeStream.next("message")).data).toMatchObject({ id: message.id, text: "are you gone?" });
+  });
+
   it("refuses a message to yourself and stores nothing", async () => {
     const { hans } = await chat.users("hans");
     const token = await chat.login(hans);
