@@ -83,6 +83,9 @@ describe.skipIf(!existsSync(CHROMIUM) && process.env.CI !== "true")("the web cha
       .poll(() => hans.locator("#history li").allTextContents(), { timeout: TIMEOUT })
       .toEqual(["luke → hans: Hi hans", "hans → luke: Hey Dude"]);
 
+    // The README's picture of the page (docs/web-page.png), taken here so it shows the page as it is.
+    if (process.env.WEB_PAGE_SCREENSHOT) await luke.screenshot({ path: "docs/web-page.png", fullPage: true });
+
     await hans.getByRole("button", { name: "Log out" }).click();
     await hans.getByRole("button", { name: "Log in" }).waitFor();
     await expect.poll(() => deliveries(luke).textContent(), { timeout: TIMEOUT }).toContain("hans logged out");
