@@ -75,4 +75,14 @@ export default tseslint.config(
     files: ["**/*.js"],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // The web page's script runs in the browser, unbundled.
+    files: ["src/web/**/*.js"],
+    languageOptions: {
+      sourceType: "module",
+      globals: Object.fromEntries(
+        ["document", "fetch", "EventSource", "FormData", "URLSearchParams", "setTimeout"].map((name) => [name, "readonly"]),
+      ),
+    },
+  },
 );

@@ -7,6 +7,7 @@ const unit = [
   "test/startup/{config,credentials,flags-table,patches}.test.ts",
   "test/*/config.test.ts",
   "test/bench/{load-tools,message-ledger}.test.ts",
+  "test/openapi/typescript-client.test.ts",
 ];
 /** Real servers on sockets, child processes, browsers, several instances, faults. */
 const endToEnd = [

@@ -20,6 +20,7 @@ import { messageRoutes } from "./routes/messages.js";
 import { opsRoutes } from "./routes/ops.js";
 import { privateRoutes } from "./routes/private.js";
 import { userRoutes } from "./routes/users.js";
+import { webRoutes } from "./routes/web.js";
 
 export const openApiInfo = {
   openapi: "3.1.0",
@@ -82,7 +83,8 @@ export function createApp(context: ChatContext, options: AppOptions = {}) {
     .route("/", blockRoutes(context))
     .route("/", privateRoutes(context))
     .route("/", eventRoutes(context))
-    .route("/", opsRoutes(context, observability));
+    .route("/", opsRoutes(context, observability))
+    .route("/", webRoutes());
 
   app.doc31("/openapi.json", openApiInfo);
   app.route("/", docsPage());

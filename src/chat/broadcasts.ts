@@ -48,7 +48,7 @@ export async function sendBroadcast(context: ChatContext, from: string, text: st
       .returning({ id: broadcasts.id });
     if (!row) throw new Error("broadcast insert returned nothing");
     const view = { id: row.id, from, text, sentAt: sentAt.toISOString() };
-    const events = await appendEvents(hub.commitNotices, tx, recipients, "broadcast", view);
+    const events = await appendEvents(hub.commitNotices, tx, recipients, { type: "broadcast", data: view });
     const allDelivered = skipped.size === 0;
     const response: SentBroadcast = {
       ...view,

@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, sql, type SQL } from "drizzle-orm";
 import { jsonRows, queryRows, textArray, type Database, type Transaction } from "../db/client.js";
 import { events, sessions, users } from "../db/schema.js";
-import type { DurableEvent, DurableEventType } from "./events.js";
+import type { DurableEvent, DurableEventContent } from "./events.js";
 
 /**
  * How committed events are announced to other instances: the statement that stores events also
@@ -32,20 +32,19 @@ export function commitNoticeQuery(notices: CommitNotices, appended: SQL): SQL {
 }
 
 /** One durable event to store for one user. */
-type NewEvent = { username: string; type: DurableEventType; data: Record<string, unknown> };
+type NewEvent = { username: string; content: DurableEventContent };
 
 /** The same event for each of `recipients` (a fan-out); see appendEventRows. */
 export async function appendEvents(
   notices: CommitNotices | undefined,
   tx: Transaction,
   recipients: readonly string[],
-  type: DurableEventType,
-  data: Record<string, unknown>,
+  content: DurableEventContent,
 ): Promise<Map<string, DurableEvent>> {
   const appended = await appendEventRows(
     notices,
     tx,
-    recipients.map((username) => ({ username, type, data })),
+    recipients.map((username) => ({ username, content })),
   );
   return new Map(appended.map((event, index) => [recipients[index] as string, event]));
 }
@@ -69,7 +68,7 @@ async function appendEventRows(
     tx,
     entries.map((entry) => entry.username),
   );
-  const appended = entries.map(({ type, data }, index): DurableEvent => ({ id: ids[index] as number, type, data }));
+  const appended = entries.map(({ content }, index): DurableEvent => ({ ...content, id: ids[index] as number }));
   await storeEvents(notices, tx, entries, appended);
   return appended;
 }

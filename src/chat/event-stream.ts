@@ -157,7 +157,7 @@ class EventStream implements Subscriber, SinkEvents {
     if (!telemetry || this.closed) return;
     telemetry.eventsDelivered(event.type, 1);
     // Lag only for what was sent while this stream was open; replays of older events are not lag.
-    const sentAt = typeof event.data.sentAt === "string" ? Date.parse(event.data.sentAt) : Number.NaN;
+    const sentAt = "sentAt" in event.data ? Date.parse(event.data.sentAt) : Number.NaN;
     if (sentAt >= this.openedAt) telemetry.deliveryLag(event.type, (Date.now() - sentAt) / 1000);
   }
 

@@ -40,10 +40,9 @@ export async function startPrivate(context: ChatContext, caller: string, target:
   const peerAddress = peer.address;
   const { secret, notice } = await db.transaction(async (tx) => {
     const secret = await liveSessionSecret(tx, caller, target);
-    const appended = await appendEvents(hub.commitNotices, tx, [target], "private_started", {
-      from: caller,
-      address: own?.address ?? null,
-      secret,
+    const appended = await appendEvents(hub.commitNotices, tx, [target], {
+      type: "private_started",
+      data: { from: caller, address: own?.address ?? null, secret },
     });
     return { secret, notice: appended.get(target) };
   });
@@ -98,7 +97,7 @@ export async function endPrivateSessions(
     const peers = [...new Set(ended.map((row) => (row.initiator === username ? row.peer : row.initiator)))];
     return {
       count: ended.length,
-      events: await appendEvents(hub.commitNotices, tx, peers, "private_stopped", { from: username, reason }),
+      events: await appendEvents(hub.commitNotices, tx, peers, { type: "private_stopped", data: { from: username, reason } }),
     };
   });
   for (const [peer, event] of notices.events) hub.publish(peer, event);

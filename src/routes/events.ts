@@ -3,6 +3,7 @@ import type { HttpBindings } from "@hono/node-server";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ChatContext } from "../chat/context.js";
 import { openEventStream, type EventStreamOptions } from "../chat/event-stream.js";
+import { DURABLE_EVENT_TYPES, EVENT_DATA, type EventType } from "../chat/events.js";
 import { alreadySent } from "../http/node-response.js";
 import { requireSession } from "../http/auth.js";
 import { responseSink, webStreamSink } from "../http/stream-sink.js";
@@ -20,6 +21,43 @@ const EventsQuery = z.object({
 
 const EventsHeaders = z.object({
   "last-event-id": z.string().optional().openapi({ description: "Resume after this durable event id.", example: "41" }),
+});
+
+const EVENT_TYPES = Object.keys(EVENT_DATA) as EventType[];
+const isDurable = (type: EventType) => (DURABLE_EVENT_TYPES as readonly EventType[]).includes(type);
+/** `private_started` -> `PrivateStarted`: its data schema is `PrivateStartedEvent`, its frame `PrivateStartedFrame`. */
+const pascal = (type: EventType) => type.replace(/(?:^|_)(.)/g, (_match, letter: string) => letter.toUpperCase());
+const dataSchemaNames = EVENT_TYPES.map((type) => `\`${type}\` → ${pascal(type)}Event`).join(", ");
+
+/**
+ * One SSE frame per event type, as an object of its fields (the shape OpenAPI 3.2's `itemSchema`
+ * gives a stream): `event` names the type and discriminates, `data` is the JSON of the named schema.
+ */
+const frames = EVENT_TYPES.map((type) =>
+  z
+    .strictObject({
+      event: z.literal(type),
+      ...(isDurable(type)
+        ? {
+            id: z
+              .string()
+              .openapi({ description: "The durable event id (SSE `id:`): resume after it with Last-Event-ID.", example: "3" }),
+          }
+        : {}),
+      data: EVENT_DATA[type],
+    })
+    .openapi(`${pascal(type)}Frame`, {
+      description: `An \`event: ${type}\` frame (${isDurable(type) ? "durable, with `id:`" : "live only, no `id:`"}).`,
+    }),
+);
+
+const [firstFrame, ...otherFrames] = frames;
+const EventStreamFrame = z.discriminatedUnion("event", [firstFrame!, ...otherFrames]).openapi("EventStreamFrame", {
+  description:
+    "One event of the stream, each SSE field as a member: the `event:` line is `event`, the `id:` line (durable events only) is `id`, " +
+    "and the `data:` line is `data`, JSON of the schema named for that event type: " +
+    dataSchemaNames +
+    ". Comments (`: ping`) and the opening `retry:` line carry no event.",
 });
 
 const eventsRoute = createRoute({
@@ -46,15 +84,16 @@ const eventsRoute = createRoute({
   responses: {
     200: {
       description:
-        "text/event-stream. Data of each event: message `{id, from, to, text, sentAt}`; broadcast `{id, from, text, sentAt}`; " +
-        "private_started `{from, address:{host, port}|null, secret}` (the session's secret, the same the starter got from POST /private); private_stopped `{from, reason}`; presence `{username, status, at}`; " +
-        "session_ended `{reason}`; resync `{reason, lastEventId}`.",
+        "text/event-stream: a sequence of EventStreamFrame, each written as SSE lines (`id:` for durable events, `event:`, `data:` with one line of JSON). " +
+        "The data of each event type has a schema of its own: " +
+        dataSchemaNames +
+        ". The private_started secret is the session's, the same the starter got from POST /private/{username}.",
       content: {
         "text/event-stream": {
-          schema: z.string().openapi({
-            example:
-              'id: 3\nevent: message\ndata: {"id":12,"from":"hans","to":"luke","text":"Hey Dude","sentAt":"2026-11-25T14:00:00.000Z"}\n\n',
-          }),
+          schema: EventStreamFrame,
+          example:
+            'retry: 1000\n\nid: 3\nevent: message\ndata: {"id":12,"from":"hans","to":"luke","text":"Hey Dude","sentAt":"2026-11-25T14:00:00.000Z"}\n\n' +
+            'event: presence\ndata: {"username":"yoda","status":"online","at":"2026-11-25T14:00:01.000Z"}\n\n',
         },
       },
     },

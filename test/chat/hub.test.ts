@@ -19,8 +19,13 @@ function recordingStream(username: string) {
   return { subscriber, writes, delivered, announced: () => writes.join("").match(/"username":"[^"]+"/g) ?? [] };
 }
 
-const presence = (username: string): LiveEvent => ({ type: "presence", data: { username, status: "online" } });
-const message = (id: number): DurableEvent => ({ id, type: "message", data: { text: `m${id}` } });
+const at = "2026-11-25T14:00:00.000Z";
+const presence = (username: string): LiveEvent => ({ type: "presence", data: { username, status: "online", at } });
+const message = (id: number): DurableEvent => ({
+  id,
+  type: "message",
+  data: { id, from: "hans", to: "luke", text: `m${id}`, sentAt: at },
+});
 const nothingExcluded = new Set<string>();
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

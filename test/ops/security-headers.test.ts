@@ -70,4 +70,17 @@ describe("security headers", () => {
     });
     expect(JSON.stringify(policy)).not.toMatch(/unsafe|\*|https?:/);
   });
+
+  it("let the web chat page and its files load from this service only", async () => {
+    for (const path of ["/", "/web/app.js", "/web/style.css"]) {
+      const response = await chat.request("GET", path);
+      expect(response.status, path).toBe(200);
+      expectSecurityHeaders(response, path);
+      const policy = response.headers.get("content-security-policy") ?? "";
+      expect(policy, path).toContain("script-src 'self'");
+      expect(policy, path).toContain("connect-src 'self'");
+      expect(policy, path).toContain("frame-ancestors 'none'");
+      expect(policy, path).not.toMatch(/unsafe|\*|https?:/);
+    }
+  });
 });
