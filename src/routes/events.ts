@@ -7,19 +7,20 @@ import { alreadySent } from "../http/node-response.js";
 import { requireSession } from "../http/auth.js";
 import { responseSink, webStreamSink } from "../http/stream-sink.js";
 import { bearerSecurity, createRouter, problemResponses } from "../http/router.js";
+import { wellFormedString } from "./schemas.js";
 
 const EventsQuery = z.object({
-  access_token: z.string().optional().openapi({
+  access_token: wellFormedString().optional().openapi({
     description: "The bearer token, for clients that cannot send headers (browser EventSource). Never logged.",
   }),
-  lastEventId: z.string().optional().openapi({
+  lastEventId: wellFormedString().optional().openapi({
     description: "Resume after this event id, like the Last-Event-ID header (the header wins).",
     example: "41",
   }),
 });
 
 const EventsHeaders = z.object({
-  "last-event-id": z.string().optional().openapi({ description: "Resume after this durable event id.", example: "41" }),
+  "last-event-id": wellFormedString().optional().openapi({ description: "Resume after this durable event id.", example: "41" }),
 });
 
 const eventsRoute = createRoute({
