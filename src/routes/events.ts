@@ -39,7 +39,8 @@ const eventsRoute = createRoute({
     "An unknown or malformed resume id gets `resync` and the stream continues as if none were given. ",
     "The stream starts with `retry:`, sends `: ping` comments at least every 15 s, ends with `session_ended` on logout or timeout, ",
     "and is cut off if the reader falls more than the buffer bound (256 KiB by default) behind; reconnect with the last id seen. ",
-    "Opening a stream is not activity for the inactivity timeout. Several streams per session may be open.",
+    "Opening a stream is not activity for the inactivity timeout. Several streams per session may be open. ",
+    "HEAD answers at once with the head a GET would get (after the same token check) and opens no stream.",
   ].join(""),
   security: bearerSecurity,
   request: { query: EventsQuery, headers: EventsHeaders },
@@ -83,6 +84,8 @@ export function eventRoutes(context: ChatContext) {
       "cache-control": "no-cache, no-transform",
       "x-accel-buffering": "no",
     };
+    // HEAD gets the stream's head and no stream: node:http writes no body for it, so a stream would never end the answer.
+    if (c.req.method === "HEAD") return c.body(null, 200, headers);
     const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
     if (outgoing instanceof ServerResponse) {
       // On node:http the stream writes to the response itself, which thousands of idle streams
