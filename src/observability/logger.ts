@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from "pino";
 import pretty from "pino-pretty";
+import { serializeError } from "./error-serializer.js";
 
 export type { Logger };
 
@@ -48,6 +49,8 @@ export function createLogger(options: LoggerOptions): Logger {
     {
       level: options.logLevel,
       redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
+      // Errors lose their SQL, parameters and data-bearing messages, whatever threw them.
+      serializers: { err: serializeError },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     destination,
