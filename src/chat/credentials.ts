@@ -3,12 +3,11 @@ import { eq } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { users } from "../db/schema.js";
 import { DISABLED_HASH, hashCost, hashPassword, verifyPassword } from "./passwords.js";
+import { isUsername, USERNAME_RULE } from "./username.js";
 
 export class CredentialsError extends Error {}
 
 export type Credential = { username: string; password: string };
-
-const USERNAME = /^[A-Za-z0-9_.-]{1,32}$/;
 
 /** Parses `username password` lines (one space, case-sensitive); blank lines are skipped. */
 export function parseCredentials(text: string, fileName = "credentials file"): Credential[] {
@@ -22,10 +21,8 @@ export function parseCredentials(text: string, fileName = "credentials file"): C
       throw new CredentialsError(`${fileName} line ${lineNumber}: expected "username password" separated by one space`);
     }
     const [username, password] = parts as [string, string];
-    if (!USERNAME.test(username)) {
-      throw new CredentialsError(
-        `${fileName} line ${lineNumber}: username "${username}" must be 1-32 letters, digits, '.', '_' or '-'`,
-      );
+    if (!isUsername(username)) {
+      throw new CredentialsError(`${fileName} line ${lineNumber}: username ${JSON.stringify(username)} must be ${USERNAME_RULE}`);
     }
     if (seen.has(username)) throw new CredentialsError(`${fileName} line ${lineNumber}: username "${username}" appears twice`);
     seen.add(username);

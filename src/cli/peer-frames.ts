@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { USERNAME_PATTERN } from "../chat/username.js";
 import { nonceSchema, proofSchema } from "./peer-handshake.js";
 
 /**
@@ -18,7 +19,8 @@ export const MAX_FRAME_LENGTH = 64 * 1024;
 /** Longest line we buffer from a caller who has not yet proved who they are. */
 export const MAX_HELLO_LENGTH = 1024;
 
-const username = z.string().min(1).max(100).regex(/^\S+$/);
+/** The server's own username rule: a peer naming itself otherwise is not one of its users. */
+const username = z.string().regex(USERNAME_PATTERN);
 
 export const endReasonSchema = z.enum(["stopped", "logout", "timeout"]);
 export type EndReason = z.infer<typeof endReasonSchema>;

@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from "pino";
 import pretty from "pino-pretty";
+import { serializeError } from "./error-serializer.js";
 
 export type { Logger };
 
@@ -31,6 +32,23 @@ export type LoggerOptions = {
   pretty?: boolean;
 };
 
+/** C0 and C1 controls, DEL, line and paragraph separators, bidi overrides: what could forge or hide a line on a terminal. */
+// eslint-disable-next-line no-control-regex -- these are the characters being escaped
+const TERMINAL_CONTROLS = /[\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g;
+
+const escapeControls = (text: string) =>
+  text.replace(TERMINAL_CONTROLS, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
+/** Every string of a log call, escaped for the terminal format; errors are left to their serializer. */
+function escapeForTerminal(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") return escapeControls(value);
+  if (depth > 5 || value === null || typeof value !== "object" || value instanceof Error) return value;
+  if (Array.isArray(value)) return value.map((item) => escapeForTerminal(item, depth + 1));
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [escapeControls(key), escapeForTerminal(item, depth + 1)]),
+  );
+}
+
 /** JSON lines (one object per line) for machines; colourised text when a person is watching a terminal. */
 export function createLogger(options: LoggerOptions): Logger {
   const readable = options.pretty ?? (options.destination === undefined && process.stdout.isTTY === true);
@@ -48,6 +66,18 @@ export function createLogger(options: LoggerOptions): Logger {
     {
       level: options.logLevel,
       redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
+      // Errors lose their SQL, parameters and data-bearing messages, whatever threw them.
+      serializers: { err: serializeError },
+      // JSON escapes control characters itself; the terminal format would print a name holding a newline as a second line.
+      ...(readable
+        ? {
+            hooks: {
+              logMethod(args, method) {
+                method.apply(this, args.map((arg) => escapeForTerminal(arg)) as Parameters<typeof method>);
+              },
+            },
+          }
+        : {}),
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     destination,

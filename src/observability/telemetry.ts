@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { ChatTelemetry, StreamInfo } from "../chat/telemetry.js";
 import { createLogger, type Logger, type LoggerOptions } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
@@ -11,25 +12,28 @@ export function createObservability(options: LoggerOptions & { processMetrics?: 
   return { logger, metrics, telemetry: createTelemetry(logger, metrics) };
 }
 
+/** A session as logs name it: a short hash, since the raw id together with the data folder is a session. */
+export const sessionTag = (sessionId: string) => createHash("sha256").update(sessionId).digest("hex").slice(0, 12);
+
 /** Turns what the domain reports into log lines (one per session start/end, stream open/close) and metrics. */
 function createTelemetry(logger: Logger, metrics: Metrics): ChatTelemetry {
   const openedAt = new WeakMap<StreamInfo, number>();
   const streamFields = (stream: StreamInfo) => ({
     reqId: stream.requestId,
     user: stream.username,
-    sessionId: stream.sessionId,
+    session: sessionTag(stream.sessionId),
     ...(stream.lastEventId === undefined ? {} : { lastEventId: stream.lastEventId }),
   });
   return {
     sessionStarted(session) {
       logger.info(
-        { event: "session_started", user: session.username, sessionId: session.sessionId },
+        { event: "session_started", user: session.username, session: sessionTag(session.sessionId) },
         `session started: ${session.username}`,
       );
     },
     sessionEnded(session, reason) {
       logger.info(
-        { event: "session_ended", user: session.username, sessionId: session.sessionId, reason },
+        { event: "session_ended", user: session.username, session: sessionTag(session.sessionId), reason },
         `session ended (${reason}): ${session.username}`,
       );
     },

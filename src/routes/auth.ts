@@ -5,7 +5,7 @@ import { login, logout } from "../chat/sessions.js";
 import { requireSession } from "../http/auth.js";
 import { clientAddress } from "../http/client-address.js";
 import { bearerSecurity, createRouter, problemResponses } from "../http/router.js";
-import { Username } from "./schemas.js";
+import { Username, wellFormedString } from "./schemas.js";
 
 /** An IP literal peers can dial from anywhere: a zone (fe80::1%eth0) means something only on the machine that wrote it. */
 const isPeerHost = (host: string) => isIP(host) !== 0 && !host.includes("%");
@@ -13,13 +13,12 @@ const isPeerHost = (host: string) => isIP(host) !== 0 && !host.includes("%");
 const LoginBody = z
   .object({
     username: Username.openapi({ example: "hans" }),
-    password: z.string().min(1).max(1024).openapi({ example: "falcon" }),
+    password: wellFormedString().min(1).max(1024).openapi({ example: "falcon" }),
     p2pPort: z.number().int().min(1).max(65535).optional().openapi({
       description: "TCP port the client listens on for private (peer-to-peer) chat.",
       example: 50123,
     }),
-    p2pHost: z
-      .string()
+    p2pHost: wellFormedString()
       .max(64)
       .refine(
         isPeerHost,

@@ -8,19 +8,20 @@ import { alreadySent } from "../http/node-response.js";
 import { requireSession } from "../http/auth.js";
 import { responseSink, webStreamSink } from "../http/stream-sink.js";
 import { bearerSecurity, createRouter, ProblemSchema, problemResponses } from "../http/router.js";
+import { wellFormedString } from "./schemas.js";
 
 const EventsQuery = z.object({
-  access_token: z.string().optional().openapi({
+  access_token: wellFormedString().optional().openapi({
     description: "The bearer token, for clients that cannot send headers (browser EventSource). Never logged.",
   }),
-  lastEventId: z.string().optional().openapi({
+  lastEventId: wellFormedString().optional().openapi({
     description: "Resume after this event id, like the Last-Event-ID header (the header wins).",
     example: "41",
   }),
 });
 
 const EventsHeaders = z.object({
-  "last-event-id": z.string().optional().openapi({ description: "Resume after this durable event id.", example: "41" }),
+  "last-event-id": wellFormedString().optional().openapi({ description: "Resume after this durable event id.", example: "41" }),
 });
 
 const EVENT_TYPES = Object.keys(EVENT_DATA) as EventType[];
@@ -77,7 +78,8 @@ const eventsRoute = createRoute({
     "The stream starts with `retry:`, sends `: ping` comments at least every 15 s, ends with `session_ended` on logout or timeout, ",
     "and is cut off if the reader falls more than the buffer bound (256 KiB by default) behind; reconnect with the last id seen. ",
     "Opening a stream is not activity for the inactivity timeout. ",
-    "A session may hold a few streams open at once on each instance (5 by default, `--max-streams-per-session`); one more gets `429` `too_many_streams` until one of them closes.",
+    "A session may hold a few streams open at once on each instance (5 by default, `--max-streams-per-session`); one more gets `429` `too_many_streams` until one of them closes. ",
+    "HEAD answers at once with the head a GET would get (after the same token check) and opens no stream.",
   ].join(""),
   security: bearerSecurity,
   request: { query: EventsQuery, headers: EventsHeaders },
@@ -129,6 +131,8 @@ export function eventRoutes(context: ChatContext) {
       "cache-control": "no-cache, no-transform",
       "x-accel-buffering": "no",
     };
+    // HEAD gets the stream's head and no stream: node:http writes no body for it, so a stream would never end the answer.
+    if (c.req.method === "HEAD") return c.body(null, 200, headers);
     const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
     if (outgoing instanceof ServerResponse) {
       // On node:http the stream writes to the response itself, which thousands of idle streams

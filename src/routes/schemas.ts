@@ -1,27 +1,29 @@
 import { z } from "@hono/zod-openapi";
 import { MAX_TEXT_LENGTH } from "../chat/context.js";
+import { USERNAME_MAX_LENGTH, USERNAME_PATTERN, USERNAME_RULE } from "../chat/username.js";
 
 /** PostgreSQL text cannot hold U+0000: strings bound for the database refuse it here (400), not there (500). */
 // eslint-disable-next-line no-control-regex -- the one character this rule is about
 const NUL_FREE = /^[^\u0000]*$/;
 const NUL_MESSAGE = "must not contain the NUL character (U+0000)";
 
-/** No lone surrogate: the text goes into JSON columns (the event log), which refuse one. */
-const WELL_FORMED_UNICODE = /^(?:[^\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/;
+/**
+ * Every string a request carries (body field, path or query parameter, header) starts here: a lone
+ * surrogate is refused with 400, since JSON columns, PostgreSQL and the logs cannot hold one.
+ */
+export const wellFormedString = () =>
+  z.string().refine((value) => value.isWellFormed(), "must be well-formed Unicode (no lone surrogate)");
 
 /** Message and broadcast text: 1 to 4,096 characters, not only white space. */
-export const MessageText = z
-  .string()
+export const MessageText = wellFormedString()
   .max(MAX_TEXT_LENGTH, `text must be at most ${MAX_TEXT_LENGTH} characters`)
   .regex(NUL_FREE, `text ${NUL_MESSAGE}`)
-  .regex(WELL_FORMED_UNICODE, "text must be well-formed Unicode (no lone surrogate)")
   .refine((text) => text.trim().length > 0, "text must not be empty")
   .openapi({ example: "Hey Dude" });
 
 /** The optional Idempotency-Key header of the send routes. */
 export const IdempotencyHeaders = z.object({
-  "idempotency-key": z
-    .string()
+  "idempotency-key": wellFormedString()
     .min(1)
     .max(200)
     .regex(/^[\x21-\x7E]+$/, "Idempotency-Key must be 1 to 200 visible ASCII characters")
@@ -37,7 +39,12 @@ export const IdempotencyHeaders = z.object({
     }),
 });
 
-export const Username = z.string().min(1).max(64).regex(NUL_FREE, NUL_MESSAGE).openapi({ example: "luke" });
+/** A username anywhere in a request: the one rule of src/chat/username.ts, so a malformed name is 400, never 404 or 401. */
+export const Username = wellFormedString()
+  .min(1)
+  .max(USERNAME_MAX_LENGTH)
+  .regex(USERNAME_PATTERN, `a username is ${USERNAME_RULE}`)
+  .openapi({ description: `A username: ${USERNAME_RULE}; anything else is 400 \`validation_error\`.`, example: "luke" });
 
 /** The `{username}` of /blocks/{username} and /private/{username}. */
 export const UsernameParam = z.object({

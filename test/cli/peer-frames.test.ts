@@ -37,6 +37,8 @@ describe("peer frames", () => {
     ["an unknown type", '{"type":"shout","from":"hans"}'],
     ["a missing sender", `{"type":"hello","nonce":"${NONCE}","proof":"${PROOF}"}`],
     ["a sender with spaces", `{"type":"hello","from":"hans solo","nonce":"${NONCE}","proof":"${PROOF}"}`],
+    ["a sender longer than the server's username rule", `{"type":"message","from":"${"h".repeat(33)}","text":"hi"}`],
+    ["a sender with a control character", '{"type":"message","from":"ha\\u001bns","text":"hi"}'],
     ["a hello without nonce or proof", '{"type":"hello","from":"hans"}'],
     ["a hello without proof", `{"type":"hello","from":"hans","nonce":"${NONCE}"}`],
     ["a hello with a short nonce", `{"type":"hello","from":"hans","nonce":"abc","proof":"${PROOF}"}`],

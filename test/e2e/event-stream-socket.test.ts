@@ -55,6 +55,22 @@ describe("event streams on a real socket", () => {
     await client.logout(token);
   });
 
+  it("answers HEAD at once with the stream's head, no body and no stream left open", async () => {
+    const token = await client.login(users.yoda);
+    const open = server.context.hub.streamCount();
+    const response = await fetch(`${server.url}/events`, {
+      method: "HEAD",
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    expect(response.headers.get("x-request-id")).toEqual(expect.any(String));
+    expect(await response.text()).toBe("");
+    expect(server.context.hub.streamCount()).toBe(open);
+    await client.logout(token);
+  });
+
   it("cuts off a reader that stops reading, and a resume with Last-Event-ID gets every message", async () => {
     const hansToken = await client.login(users.hans);
     const lukeToken = await client.login(users.luke);

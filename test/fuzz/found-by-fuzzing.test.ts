@@ -52,3 +52,63 @@ describe("a lone surrogate, which the JSON columns of the event log cannot hold"
     expect((await emoji.json()).text).toBe("\u{1F600}");
   });
 });
+
+describe("a lone surrogate anywhere in a request (the campaign's 500 on POST /messages)", () => {
+  it("is refused with 400 in every JSON field, query value and header, before anything reaches the database", async () => {
+    const { hans, luke } = await chat.users("hans", "luke");
+    const token = await chat.login(hans);
+    const before = await stateCounts(chat.db);
+    const json = { "content-type": "application/json" };
+    const cases: [Response, string][] = [
+      [await chat.request("POST", "/messages", { token, body: '{"to":"\\ud800","text":"hi"}', headers: json }), "to"],
+      [await chat.request("POST", "/login", { body: '{"username":"\\ud800","password":"x"}', headers: json }), "username"],
+      [
+        await chat.request("POST", "/login", { body: `{"username":"${luke}","password":"a\\udc00b"}`, headers: json }),
+        "password",
+      ],
+      [
+        await chat.request("POST", "/login", {
+          body: `{"username":"${luke}","password":"${luke}-pw","p2pPort":5000,"p2pHost":"\\udbff"}`,
+          headers: json,
+        }),
+        "p2pHost",
+      ],
+    ];
+    for (const [response, field] of cases) await expectValidationError(response, field);
+    expect(await stateCounts(chat.db)).toEqual(before);
+  });
+});
+
+describe("a username that breaks the one rule (1 to 32 of A-Z a-z 0-9 . _ -)", () => {
+  const malformed = ["a\u0001b", "line\nbreak", "tab\there", "two words", "\u001B[31m", "\u0085", "x".repeat(33), "é"];
+
+  it("is 400 validation_error in a body, never 404 unknown_user or 401 invalid_credentials", async () => {
+    const { hans } = await chat.users("hans");
+    const token = await chat.login(hans);
+    const before = await stateCounts(chat.db);
+    for (const name of malformed) {
+      await expectValidationError(await chat.request("POST", "/messages", { token, json: { to: name, text: "hi" } }), "to");
+      await expectValidationError(await chat.request("POST", "/login", { json: { username: name, password: "x" } }), "username");
+    }
+    expect(await stateCounts(chat.db)).toEqual(before);
+  });
+
+  it("is 400 validation_error in a path or a query, also when its percent-encoding is not UTF-8", async () => {
+    const { hans } = await chat.users("hans");
+    const token = await chat.login(hans);
+    const before = await stateCounts(chat.db);
+    const segments = [...malformed.map(encodeURIComponent), "%ED%A0%80", "a%ED%B0%80b", "%C0%AF", "%zz"];
+    for (const segment of segments) {
+      for (const [method, path] of [
+        ["PUT", `/blocks/${segment}`],
+        ["DELETE", `/blocks/${segment}`],
+        ["POST", `/private/${segment}`],
+        ["DELETE", `/private/${segment}`],
+      ] as const) {
+        await expectValidationError(await chat.request(method, path, { token }), "username");
+      }
+      await expectValidationError(await chat.request("GET", `/messages?with=${segment}`, { token }), "with");
+    }
+    expect(await stateCounts(chat.db)).toEqual(before);
+  });
+});

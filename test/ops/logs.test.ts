@@ -1,7 +1,9 @@
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app.js";
+import { decodeJwt } from "jose";
 import { createLogger } from "../../src/observability/logger.js";
+import { sessionTag } from "../../src/observability/telemetry.js";
 import { createChatContext } from "../../src/server.js";
 import { createTestChat, passwordOf, testConfig, type TestChat } from "../support/chat.js";
 import { openTestDatabase } from "../support/database.js";
@@ -150,7 +152,12 @@ describe("stream and session logs", () => {
     await chat.request("POST", "/logout", { token });
     await chat.request("POST", "/logout", { token }); // a second logout is refused, not logged as an end
 
-    expect(linesOf("session_started", hans)).toEqual([expect.objectContaining({ sessionId: expect.any(String) })]);
+    // The raw session id is never written, only a short hash of it (the id with the data folder is a session).
+    const sessionId = String(decodeJwt(token).sid);
+    expect(sessionTag(sessionId)).toMatch(/^[0-9a-f]{12}$/);
+    expect(linesOf("session_started", hans)).toEqual([expect.objectContaining({ session: sessionTag(sessionId) })]);
+    expect(linesOf("session_ended", hans)).toEqual([expect.objectContaining({ session: sessionTag(sessionId) })]);
+    expect(logs.text()).not.toContain(sessionId);
     expect(linesOf("session_ended", hans)).toEqual([expect.objectContaining({ reason: "logout" })]);
   });
 
@@ -231,6 +238,26 @@ describe("the logger", () => {
     createLogger({ logLevel: "info", destination: terminal, pretty: true }).info({ user: "hans" }, "session started: hans");
     expect(readable.join("")).toContain("session started: hans");
     expect(() => JSON.parse(readable.join(""))).toThrow();
+  });
+
+  it("escapes control characters in the terminal format, so a name cannot forge a line or a colour", () => {
+    const readable: string[] = [];
+    const terminal = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        readable.push(chunk.toString());
+        done();
+      },
+    });
+    const forged = "eve\n12:00:00.000 INFO: session started: admin\u001b[2K\u202e";
+    createLogger({ logLevel: "info", destination: terminal, pretty: true }).info(
+      { event: "login_failed", user: forged, nested: { name: forged } },
+      `login refused: ${forged}`,
+    );
+    const output = readable.join("");
+    expect(output.trimEnd().split("\n")).toHaveLength(1);
+    expect(output).not.toContain("\u001b");
+    expect(output).not.toContain("\u202e");
+    expect(output).toContain("eve\\u000a12:00:00.000 INFO: session started: admin\\u001b[2K\\u202e");
   });
 
   it("redacts credentials, private-session secrets and texts even when a caller hands them in", () => {

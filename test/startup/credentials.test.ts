@@ -36,6 +36,8 @@ describe("parseCredentials", () => {
     ["a third field", "hans falcon extra\n", 1],
     ["a trailing space", "hans falcon\n\nluke sunrise \n", 3],
     ["a username with characters outside the allowed set", "hans falcon\nlu/ke sunrise\n", 2],
+    ["a username of 33 characters, one over the rule every API field shares", `${"a".repeat(33)} falcon\n`, 1],
+    ["a username with a control character", "hans falcon\nlu\u0007ke sunrise\n", 2],
     ["a username listed twice", "hans falcon\nluke sunrise\nhans again\n", 3],
   ])("refuses %s, naming the line", (_, text, lineNumber) => {
     const error = credentialsError(text);
