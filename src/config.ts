@@ -149,6 +149,14 @@ export const OPTIONS = {
       .int()
       .min(4096, "stream-buffer must be at least 4096 bytes"),
   }),
+  eventRetentionSeconds: option({
+    flag: "event-retention",
+    env: "EVENT_RETENTION",
+    argument: "<seconds>",
+    default: String(7 * 24 * 3600),
+    help: "seconds delivered events stay in the event log for resumes (undelivered ones stay until delivered)",
+    schema: seconds("event-retention"),
+  }),
   logLevel: option({
     flag: "log-level",
     env: "LOG_LEVEL",

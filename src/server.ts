@@ -3,7 +3,7 @@ import { serve, type ServerType } from "@hono/node-server";
 import { createApp } from "./app.js";
 import type { ChatContext } from "./chat/context.js";
 import { syncUsers, readCredentialsFile } from "./chat/credentials.js";
-import { createDeliveredCursor } from "./chat/event-log.js";
+import { createDeliveredCursor, startEventPruner } from "./chat/event-log.js";
 import { createLocalHub } from "./chat/hub.js";
 import { createPostgresHub } from "./chat/pg-hub.js";
 import { createMessageBatcher } from "./chat/messages.js";
@@ -70,6 +70,9 @@ export async function createChatContext(database: DatabaseHandle, config: Config
     },
   };
   const stopSweeper = startSweeper(context, logError);
+  const stopPruner = startEventPruner(database.db, config.eventRetentionSeconds, (error) =>
+    logError(error, "event pruning failed"),
+  );
   const cursorTimer = setInterval(() => void cursor.flush().catch((error: unknown) => logError(error)), CURSOR_FLUSH_MS);
   cursorTimer.unref();
   return {
@@ -77,6 +80,7 @@ export async function createChatContext(database: DatabaseHandle, config: Config
     /** Stops timers, closes every stream and saves how far they got. */
     async stop() {
       stopSweeper();
+      stopPruner();
       clearInterval(cursorTimer);
       await crossInstance?.stop();
       hub.closeAll();

@@ -141,22 +141,87 @@ export async function readEventsAfter(db: Database, username: string, afterId: n
 
 /**
  * What a stream needs to start, in one query: whether its session is still live, where a stream
- * opened without Last-Event-ID starts, and the highest id the user has at all.
+ * opened without Last-Event-ID starts, the highest id the user has at all, and the lowest still
+ * kept (null when none is): ids are dense per user, so a resume point below it lost pruned events.
  */
 export async function readStreamStart(
   db: Database,
   username: string,
   sessionId: string,
-): Promise<{ live: boolean; deliveredEventId: number; lastEventId: number } | undefined> {
+): Promise<{ live: boolean; deliveredEventId: number; lastEventId: number; oldestEventId: number | null } | undefined> {
   const [row] = await db
     .select({
       live: sql<boolean>`exists (select 1 from ${sessions} where ${sessions.id} = ${sessionId} and ${sessions.endedAt} is null)`,
       deliveredEventId: users.deliveredEventId,
       lastEventId: users.lastEventId,
+      oldestEventId: sql<
+        number | string | null
+      >`(select min(${events.id}) from ${events} where ${events.username} = ${users.username})`,
     })
     .from(users)
     .where(eq(users.username, username));
-  return row;
+  return row && { ...row, oldestEventId: row.oldestEventId === null ? null : Number(row.oldestEventId) };
+}
+
+/** Rows one pruning transaction deletes at most: short transactions, short locks. */
+const PRUNE_CHUNK = 5000;
+/** The advisory lock (any fixed bigint) an instance holds while it prunes, so instances sharing a database take turns. */
+export const PRUNE_LOCK = 7_267_916_381;
+
+/**
+ * Deletes delivered events older than `retentionSeconds`, at most `chunk` per transaction, until
+ * none is left. An event is delivered when its id is at most the user's delivered_event_id (see
+ * createDeliveredCursor): the others are kept whatever their age, for the user's next stream.
+ * Messages and broadcasts themselves are history and stay. Each transaction first takes
+ * pg_try_advisory_xact_lock; while another instance holds it, this one stops until its next turn.
+ * Returns how many events were deleted.
+ */
+export async function pruneEvents(db: Database, retentionSeconds: number, chunk = PRUNE_CHUNK): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const count = await db.transaction(async (tx) => {
+      const [lock] = await queryRows<{ locked: boolean }>(tx, sql`select pg_try_advisory_xact_lock(${PRUNE_LOCK}) as locked`);
+      if (!lock?.locked) return undefined;
+      const [row] = await queryRows<{ deleted: number | string }>(
+        tx,
+        sql`with doomed as (
+              select ${events.username} as username, ${events.id} as id
+              from ${events} join ${users} on ${users.username} = ${events.username}
+              where ${events.createdAt} < now() - make_interval(secs => ${retentionSeconds}::double precision)
+                and ${events.id} <= ${users.deliveredEventId}
+              limit ${chunk}
+            ),
+            gone as (
+              delete from ${events} using doomed
+              where ${events.username} = doomed.username and ${events.id} = doomed.id
+              returning 1
+            )
+            select count(*) as deleted from gone`,
+      );
+      return Number(row?.deleted ?? 0);
+    });
+    if (count === undefined) return deleted;
+    deleted += count;
+    if (count < chunk) return deleted;
+  }
+}
+
+/**
+ * Prunes the event log every tenth of the retention window (at most every ten minutes, at least
+ * every second). Returns the function that stops it.
+ */
+export function startEventPruner(db: Database, retentionSeconds: number, onError: (error: unknown) => void): () => void {
+  const intervalMs = Math.max(1000, Math.min(600_000, (retentionSeconds * 1000) / 10));
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    pruneEvents(db, retentionSeconds)
+      .catch(onError)
+      .finally(() => (running = false));
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /**

@@ -26,6 +26,7 @@ describe("loadConfig defaults", () => {
       pingIntervalSeconds: 15,
       passwordHashCost: 16384,
       streamBufferBytes: 256 * 1024,
+      eventRetentionSeconds: 7 * 24 * 3600,
     });
   });
 });
@@ -69,6 +70,8 @@ describe("loadConfig flags and environment", () => {
         "1024",
         "--stream-buffer",
         "8192",
+        "--event-retention",
+        "3600",
       ],
       {},
     );
@@ -83,6 +86,7 @@ describe("loadConfig flags and environment", () => {
       pingIntervalSeconds: 5,
       passwordHashCost: 1024,
       streamBufferBytes: 8192,
+      eventRetentionSeconds: 3600,
     });
   });
 
@@ -99,6 +103,7 @@ describe("loadConfig flags and environment", () => {
       PING_INTERVAL: "7",
       PASSWORD_HASH_COST: "2048",
       STREAM_BUFFER_BYTES: "4096",
+      EVENT_RETENTION: "86400",
     });
     expect(config).toMatchObject({
       port: 4100,
@@ -112,6 +117,7 @@ describe("loadConfig flags and environment", () => {
       pingIntervalSeconds: 7,
       passwordHashCost: 2048,
       streamBufferBytes: 4096,
+      eventRetentionSeconds: 86400,
     });
   });
 
@@ -150,6 +156,7 @@ describe("loadConfig refuses bad values, naming the argument", () => {
     ["a database URL that is not PostgreSQL", ["--database-url", "mysql://localhost/chat"], /database-url/],
     ["a password hash cost that is not a power of two", ["--password-hash-cost", "1000"], /password-hash-cost/],
     ["a stream buffer under 4096 bytes", ["--stream-buffer", "100"], /stream-buffer/],
+    ["an event retention of zero seconds", ["--event-retention", "0"], /event-retention/],
   ])("refuses %s", (_, argv, message) => {
     const error = configError(argv);
     expect(error.message).toMatch(message);
