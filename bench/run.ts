@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--tiny | --full] [--scenario idle,direct,broadcast,reconnect,baselines]
+ * npm run bench -- [--tiny | --full] [--scenario idle,direct,broadcast,reconnect,baselines | storage]
  *   [--users N] [--senders M] [--recipients P] [--rate R] [--storm-rate R] [--duration S]
  *   [--fanout K] [--broadcasts B] [--concurrency C] [--text-bytes N] [--time-limit S]
  *   [--database-url URL | --embedded] [--cpu-prof] [--label NAME] [--out BENCHMARKS.md | --no-write] [--json FILE]
@@ -10,10 +10,16 @@ import { parseArgs } from "node:util";
 import { allChecksPass, reportMarkdown, upsertSection } from "./report.js";
 import { PRESETS, runBench, SCENARIO_NAMES, type ScenarioName, type Sizes } from "./runner.js";
 import { repoRoot } from "./server-process.js";
+import { measureStorage, storageMarkdown } from "./storage.js";
+
+/** Deliveries the storage scenario stores of each kind (direct messages; broadcast recipients). */
+const STORAGE_DELIVERIES = 20_000;
 
 const USAGE = `usage: npm run bench -- [options]
   --tiny | --full            sizes: tiny (seconds, the test suite's), default small, full (the issue's, minutes)
-  --scenario <list>          comma-separated: ${SCENARIO_NAMES.join(",")} (default all)
+  --scenario <list>          comma-separated: ${SCENARIO_NAMES.join(",")} (default all);
+                             or storage alone: bytes on disk per direct message and per broadcast recipient
+                             (20,000 of each, in-process; --text-bytes and --fanout apply)
   --users <n>                idle streams and reconnect storm: users with a stream each
   --senders <m>              users posting messages (also HTTP connections for baselines)
   --recipients <p>           direct messages: users with a stream receiving them
@@ -78,7 +84,10 @@ function parse() {
     if (!Number.isFinite(value) || value <= 0) throw new Error(`--${flag} must be a positive number`);
     sizes[key] = value;
   }
-  const scenarios = (values.scenario ?? SCENARIO_NAMES.join(",")).split(",").map((name) => name.trim()) as ScenarioName[];
+  const storage = values.scenario?.trim() === "storage";
+  const scenarios = storage
+    ? []
+    : ((values.scenario ?? SCENARIO_NAMES.join(",")).split(",").map((name) => name.trim()) as ScenarioName[]);
   for (const name of scenarios)
     if (!SCENARIO_NAMES.includes(name)) throw new Error(`unknown scenario ${name}; one of ${SCENARIO_NAMES.join(", ")}`);
   const databaseUrl = values.embedded ? undefined : (values["database-url"] ?? process.env.DATABASE_URL) || undefined;
@@ -87,7 +96,7 @@ function parse() {
       "set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) or pass --database-url, or --embedded for PGlite",
     );
   }
-  return { values, sizes, scenarios, databaseUrl };
+  return { values, sizes, scenarios, storage, databaseUrl };
 }
 
 async function main() {
@@ -98,30 +107,53 @@ async function main() {
     console.error(`${(error as Error).message}\n${USAGE}`);
     process.exit(2);
   }
-  const { values, sizes, scenarios, databaseUrl } = parsed;
+  const { values, sizes, scenarios, storage, databaseUrl } = parsed;
   const stamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14);
+  const command = ["npm run bench --", ...process.argv.slice(2)].join(" ");
+  if (storage) return runStorage(values, sizes, databaseUrl, stamp, command);
   const report = await runBench({
     sizes,
     scenarios,
     databaseUrl,
     cpuProfileDir: values["cpu-prof"] ? join(repoRoot, "bench", "profiles", stamp) : undefined,
     label: values.label ?? "latest",
-    command: ["npm run bench --", ...process.argv.slice(2)].join(" "),
+    command,
     log: (line) => console.error(line),
   });
-  const markdown = reportMarkdown(report);
-  console.log(markdown);
-  if (!values["no-write"]) {
-    const out = values.out ?? join(repoRoot, "BENCHMARKS.md");
-    const existing = existsSync(out) ? readFileSync(out, "utf8") : "";
-    writeFileSync(out, upsertSection(existing, report.label, markdown));
-    console.error(`wrote section "${report.label}" to ${out}`);
-  }
+  writeSection(values, report.label, reportMarkdown(report));
   if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
   if (!allChecksPass(report)) {
     console.error("FAILED: a correctness check did not hold (see above)");
     process.exit(1);
   }
+}
+
+async function runStorage(
+  values: ReturnType<typeof parse>["values"],
+  sizes: Sizes,
+  databaseUrl: string | undefined,
+  stamp: string,
+  command: string,
+) {
+  const startedAt = new Date();
+  const result = await measureStorage({
+    databaseUrl,
+    runId: `${stamp}_${process.pid}`,
+    messages: STORAGE_DELIVERIES,
+    broadcastRecipients: sizes.fanout,
+    textBytes: sizes.textBytes,
+    log: (line) => console.error(line),
+  });
+  writeSection(values, values.label ?? "storage", storageMarkdown(result, startedAt, command));
+}
+
+function writeSection(values: ReturnType<typeof parse>["values"], label: string, markdown: string) {
+  console.log(markdown);
+  if (values["no-write"]) return;
+  const out = values.out ?? join(repoRoot, "BENCHMARKS.md");
+  const existing = existsSync(out) ? readFileSync(out, "utf8") : "";
+  writeFileSync(out, upsertSection(existing, label, markdown));
+  console.error(`wrote section "${label}" to ${out}`);
 }
 
 main().catch((error) => {

@@ -179,6 +179,14 @@ export const OPTIONS = {
     help: "connections this process keeps open at once; a request on one more gets 503 and the connection is closed",
     schema: atLeastOne("max-connections").optional(),
   }),
+  eventRetentionSeconds: option({
+    flag: "event-retention",
+    env: "EVENT_RETENTION",
+    argument: "<seconds>",
+    default: String(7 * 24 * 3600),
+    help: "seconds delivered events stay in the event log for resumes (undelivered ones stay until delivered)",
+    schema: seconds("event-retention"),
+  }),
   logLevel: option({
     flag: "log-level",
     env: "LOG_LEVEL",

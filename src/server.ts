@@ -4,7 +4,7 @@ import { serve, type ServerType } from "@hono/node-server";
 import { createApp } from "./app.js";
 import type { ChatContext } from "./chat/context.js";
 import { syncUsers, readCredentialsFile } from "./chat/credentials.js";
-import { createDeliveredCursor } from "./chat/event-log.js";
+import { createDeliveredCursor, startEventPruner } from "./chat/event-log.js";
 import { createLocalHub } from "./chat/hub.js";
 import { startKeySweeper } from "./chat/idempotency.js";
 import { createPostgresHub } from "./chat/pg-hub.js";
@@ -76,6 +76,9 @@ export async function createChatContext(database: DatabaseHandle, config: Config
   };
   const stopSweeper = startSweeper(context, logError);
   const stopKeySweeper = startKeySweeper(database.db, config.idempotencyKeyTtlSeconds, logError);
+  const stopPruner = startEventPruner(database.db, config.eventRetentionSeconds, (error) =>
+    logError(error, "event pruning failed"),
+  );
   const cursorTimer = setInterval(() => void cursor.flush().catch((error: unknown) => logError(error)), CURSOR_FLUSH_MS);
   cursorTimer.unref();
   return {
@@ -84,6 +87,7 @@ export async function createChatContext(database: DatabaseHandle, config: Config
     async stop() {
       stopSweeper();
       stopKeySweeper();
+      stopPruner();
       clearInterval(cursorTimer);
       await crossInstance?.stop();
       hub.closeAll();

@@ -1,7 +1,10 @@
 import { and, asc, eq, gt, sql, type SQL } from "drizzle-orm";
-import { jsonRows, queryRows, textArray, type Database, type Transaction } from "../db/client.js";
-import { events, sessions, users } from "../db/schema.js";
-import type { DurableEvent, DurableEventContent } from "./events.js";
+import { bareColumn as bare, queryRows, textArray, type Database, type Transaction } from "../db/client.js";
+import { broadcasts, events, messages, sessions, users } from "../db/schema.js";
+import type { DurableEvent, DurableEventContent, DurableEventType } from "./events.js";
+
+type Message = typeof messages.$inferSelect;
+type Broadcast = typeof broadcasts.$inferSelect;
 
 /**
  * How committed events are announced to other instances: the statement that stores events also
@@ -31,136 +34,196 @@ export function commitNoticeQuery(notices: CommitNotices, appended: SQL): SQL {
                    group by part) chunks`;
 }
 
-/** One durable event to store for one user. */
-type NewEvent = { username: string; content: DurableEventContent };
+/**
+ * A SELECT of the users' rows matching `where` (columns: username, then `columns`), locked in name
+ * order, so two transactions over overlapping users cannot deadlock; "no key update" does not
+ * conflict with the key-share locks foreign keys take. A statement appending events for more than
+ * one user locks them with this first (see appendEventSteps).
+ */
+export function lockedUsersQuery(where: SQL, columns?: SQL): SQL {
+  return sql`select ${users.username} as username${columns ? sql`, ${columns}` : sql``}
+             from ${users} where ${where}
+             order by ${users.username}
+             for no key update of ${users}`;
+}
 
-/** The same event for each of `recipients` (a fan-out); see appendEventRows. */
+/**
+ * The common table expressions that number and store events, for a statement that defines
+ * `pending` (a relation with columns username, ord, type, message_id, broadcast_id, data: one row
+ * per event, each row carrying exactly one of message_id, broadcast_id, data) and has already
+ * locked the rows of pending's users (lockedUsersQuery). They bump each user's counter by their
+ * count in one UPDATE, number each user's events in `ord` order after their previous highest id,
+ * store them, and send the commit notice. Ids come from the counter bumped under the user's row
+ * lock, so a user's events commit in id order: a reader that has seen id n never later finds an
+ * id below n appear. Defines event_counts, event_counters, stored_events and `numbered_events`
+ * (pending's columns plus event_id), which the statement may read.
+ */
+export function appendEventSteps(notices: CommitNotices | undefined, pending: SQL): SQL {
+  // Joining the one-row notice query into numbered_events runs it with the statement: pg_notify sends at commit.
+  const notice = notices ? sql`cross join (${commitNoticeQuery(notices, sql`event_counters`)}) as notices` : sql``;
+  return sql`event_counts as materialized (select username, count(*) as n from ${pending} group by username),
+        event_counters as (
+          update ${users} set ${bare(users.lastEventId)} = ${users.lastEventId} + c.n
+          from event_counts c where ${users.username} = c.username
+          returning ${users.username} as username, ${users.lastEventId} as id
+        ),
+        numbered_events as materialized (
+          select p.*, b.id - c.n + row_number() over (partition by p.username order by p.ord) as event_id
+          from ${pending} p join event_counters b on b.username = p.username join event_counts c on c.username = p.username
+          ${notice}
+        ),
+        stored_events as (
+          insert into ${events} (${bare(events.username)}, ${bare(events.id)}, ${bare(events.type)},
+                                 ${bare(events.messageId)}, ${bare(events.broadcastId)}, ${bare(events.data)})
+          select username, event_id, type, message_id::bigint, broadcast_id::bigint, data::jsonb from numbered_events
+        )`;
+}
+
+/**
+ * Stores the same event (its payload in `data`) for each of `recipients`, a fan-out, in one
+ * statement; returns each recipient's event. A name not in users gets none.
+ */
 export async function appendEvents(
   notices: CommitNotices | undefined,
   tx: Transaction,
   recipients: readonly string[],
   content: DurableEventContent,
 ): Promise<Map<string, DurableEvent>> {
-  const appended = await appendEventRows(
-    notices,
+  if (recipients.length === 0) return new Map();
+  const rows = await queryRows<{ username: string; event_id: number | string }>(
     tx,
-    recipients.map((username) => ({ username, content })),
+    sql`with recipient as materialized (${lockedUsersQuery(sql`${users.username} = any(${textArray(recipients)})`)}),
+        pending as (
+          select username, 0 as ord, ${content.type}::text as type, null::bigint as message_id, null::bigint as broadcast_id,
+                 ${JSON.stringify(content.data)}::jsonb as data
+          from recipient
+        ),
+        ${appendEventSteps(notices, sql`pending`)}
+        select username, event_id from numbered_events`,
   );
-  return new Map(appended.map((event, index) => [recipients[index] as string, event]));
+  return new Map(rows.map((row) => [row.username, { ...content, id: Number(row.event_id) }]));
 }
 
-/**
- * Numbers and stores durable events (a batch of direct messages does the same inside its one
- * statement, see storeMessages). Ids come from a per-user counter bumped under the user's row
- * lock, so a user's events commit in id order: a reader that has seen id n never later finds an
- * id below n appear. A user may appear several times; their events are numbered in the order
- * given. Returns the events in that order. The commit notice goes out with the commit.
- */
-async function appendEventRows(
-  notices: CommitNotices | undefined,
-  tx: Transaction,
-  entries: readonly NewEvent[],
-): Promise<DurableEvent[]> {
-  if (entries.length === 0) return [];
-  const names = [...new Set(entries.map((entry) => entry.username))];
-  if (names.length > 1) await lockUsers(tx, names);
-  const ids = await numberEvents(
-    tx,
-    entries.map((entry) => entry.username),
-  );
-  const appended = entries.map(({ content }, index): DurableEvent => ({ ...content, id: ids[index] as number }));
-  await storeEvents(notices, tx, entries, appended);
-  return appended;
+/** A message as events and history show it: the payload of its `message` event, live or replayed. */
+export function messageView(message: Pick<Message, "id" | "sender" | "recipient" | "text" | "sentAt">) {
+  return {
+    id: message.id,
+    from: message.sender,
+    to: message.recipient,
+    text: message.text,
+    sentAt: message.sentAt.toISOString(),
+  };
 }
 
-/**
- * Locks the users' rows in name order, so two transactions over overlapping users cannot
- * deadlock; "no key update" does not conflict with the key-share locks foreign keys take.
- * Needed before numberEvents touches more than one user.
- */
-async function lockUsers(tx: Transaction, names: readonly string[]): Promise<void> {
-  await tx
-    .select({ username: users.username })
-    .from(users)
-    .where(sql`${users.username} = any(${textArray(names)})`)
-    .orderBy(asc(users.username))
-    .for("no key update");
+/** The payload of a `broadcast` event, live or replayed. */
+export function broadcastView(broadcast: Pick<Broadcast, "id" | "sender" | "text" | "sentAt">) {
+  return { id: broadcast.id, from: broadcast.sender, text: broadcast.text, sentAt: broadcast.sentAt.toISOString() };
 }
 
-/**
- * The next event id of each user in `usernames`, in order (a name listed twice gets two ids): one
- * UPDATE bumps every user's counter by their count. With more than one user the rows must
- * already be locked in name order (lockUsers).
- */
-async function numberEvents(tx: Transaction, usernames: readonly string[]): Promise<number[]> {
-  const counts = new Map<string, number>();
-  for (const username of usernames) counts.set(username, (counts.get(username) ?? 0) + 1);
-  const bumps = [...counts].map(([username, count]) => ({ username, count }));
-  const rows = await queryRows<{ username: string; id: number | string }>(
-    tx,
-    sql`update ${users} set last_event_id = ${users}.last_event_id + c.count
-        from jsonb_to_recordset(${jsonRows(bumps)}) as c(username text, count bigint)
-        where ${users}.username = c.username
-        returning ${users}.username, ${users}.last_event_id as id`,
-  );
-  const nextId = new Map<string, number>();
-  for (const { username, id } of rows) nextId.set(username, Number(id) - (counts.get(username) as number) + 1);
-  return usernames.map((username) => {
-    const id = nextId.get(username);
-    if (id === undefined) throw new Error(`no event counter for ${username}`);
-    nextId.set(username, id + 1);
-    return id;
-  });
-}
-
-/** Stores numbered events (entries[i] numbered as appended[i]) and, in the same statement, the hub's commit notice. */
-async function storeEvents(
-  notices: CommitNotices | undefined,
-  tx: Transaction,
-  entries: readonly NewEvent[],
-  appended: readonly DurableEvent[],
-): Promise<void> {
-  const rows = appended.map((event, index) => ({ ...event, username: (entries[index] as NewEvent).username }));
-  const insert = sql`insert into ${events} (username, id, type, data)
-                     select username, id, type, data from jsonb_to_recordset(${jsonRows(rows)}) as t(username text, id bigint, type text, data jsonb)`;
-  await tx.execute(
-    notices
-      ? sql`with stored as (${insert} returning username, id),
-                 appended as (select username, max(id) as id from stored group by username)
-            ${commitNoticeQuery(notices, sql.raw("appended"))}`
-      : insert,
-  );
-}
-
-/** Durable events of one user after `afterId`, oldest first. */
+/** Durable events of one user after `afterId`, oldest first, message and broadcast payloads built from their rows. */
 export async function readEventsAfter(db: Database, username: string, afterId: number, limit: number): Promise<DurableEvent[]> {
   const rows = await db
-    .select({ id: events.id, type: events.type, data: events.data })
+    .select({ id: events.id, type: events.type, data: events.data, message: messages, broadcast: broadcasts })
     .from(events)
+    .leftJoin(messages, eq(messages.id, events.messageId))
+    .leftJoin(broadcasts, eq(broadcasts.id, events.broadcastId))
     .where(and(eq(events.username, username), gt(events.id, afterId)))
     .orderBy(asc(events.id))
     .limit(limit);
-  return rows as DurableEvent[];
+  return rows.map(
+    ({ id, type, data, message, broadcast }) =>
+      ({
+        id,
+        type: type as DurableEventType,
+        // Rows stored before events referred to their message carry the payload themselves.
+        data: message ? messageView(message) : broadcast ? broadcastView(broadcast) : data,
+      }) as DurableEvent,
+  );
 }
 
 /**
  * What a stream needs to start, in one query: whether its session is still live, where a stream
- * opened without Last-Event-ID starts, and the highest id the user has at all.
+ * opened without Last-Event-ID starts, the highest id the user has at all, and the lowest still
+ * kept (null when none is): ids are dense per user, so a resume point below it lost pruned events.
  */
 export async function readStreamStart(
   db: Database,
   username: string,
   sessionId: string,
-): Promise<{ live: boolean; deliveredEventId: number; lastEventId: number } | undefined> {
+): Promise<{ live: boolean; deliveredEventId: number; lastEventId: number; oldestEventId: number | null } | undefined> {
   const [row] = await db
     .select({
       live: sql<boolean>`exists (select 1 from ${sessions} where ${sessions.id} = ${sessionId} and ${sessions.endedAt} is null)`,
       deliveredEventId: users.deliveredEventId,
       lastEventId: users.lastEventId,
+      oldestEventId: sql<
+        number | string | null
+      >`(select min(${events.id}) from ${events} where ${events.username} = ${users.username})`,
     })
     .from(users)
     .where(eq(users.username, username));
-  return row;
+  return row && { ...row, oldestEventId: row.oldestEventId === null ? null : Number(row.oldestEventId) };
+}
+
+/** Rows one pruning transaction deletes at most: short transactions, short locks. */
+const PRUNE_CHUNK = 5000;
+/** The advisory lock (any fixed bigint) an instance holds while it prunes, so instances sharing a database take turns. */
+export const PRUNE_LOCK = 7_267_916_381;
+
+/**
+ * Deletes delivered events older than `retentionSeconds`, at most `chunk` per transaction, until
+ * none is left. An event is delivered when its id is at most the user's delivered_event_id (see
+ * createDeliveredCursor): the others are kept whatever their age, for the user's next stream.
+ * Messages and broadcasts themselves are history and stay. Each transaction first takes
+ * pg_try_advisory_xact_lock; while another instance holds it, this one stops until its next turn.
+ * Returns how many events were deleted.
+ */
+export async function pruneEvents(db: Database, retentionSeconds: number, chunk = PRUNE_CHUNK): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const count = await db.transaction(async (tx) => {
+      const [lock] = await queryRows<{ locked: boolean }>(tx, sql`select pg_try_advisory_xact_lock(${PRUNE_LOCK}) as locked`);
+      if (!lock?.locked) return undefined;
+      const [row] = await queryRows<{ deleted: number | string }>(
+        tx,
+        sql`with doomed as (
+              select ${events.username} as username, ${events.id} as id
+              from ${events} join ${users} on ${users.username} = ${events.username}
+              where ${events.createdAt} < now() - make_interval(secs => ${retentionSeconds}::double precision)
+                and ${events.id} <= ${users.deliveredEventId}
+              limit ${chunk}
+            ),
+            gone as (
+              delete from ${events} using doomed
+              where ${events.username} = doomed.username and ${events.id} = doomed.id
+              returning 1
+            )
+            select count(*) as deleted from gone`,
+      );
+      return Number(row?.deleted ?? 0);
+    });
+    if (count === undefined) return deleted;
+    deleted += count;
+    if (count < chunk) return deleted;
+  }
+}
+
+/**
+ * Prunes the event log every tenth of the retention window (at most every ten minutes, at least
+ * every second). Returns the function that stops it.
+ */
+export function startEventPruner(db: Database, retentionSeconds: number, onError: (error: unknown) => void): () => void {
+  const intervalMs = Math.max(1000, Math.min(600_000, (retentionSeconds * 1000) / 10));
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    pruneEvents(db, retentionSeconds)
+      .catch(onError)
+      .finally(() => (running = false));
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /**

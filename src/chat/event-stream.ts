@@ -140,9 +140,17 @@ class EventStream implements Subscriber, SinkEvents {
       telemetry?.eventsDelivered("resync", 1);
       this.lastId = position.deliveredEventId;
     } else {
-      this.lastId = requested;
       // The client has everything up to here: a later stream without an id starts after it.
       cursor.advance(username, requested);
+      const oldestKept = position.oldestEventId ?? position.lastEventId + 1;
+      if (requested + 1 < oldestKept) {
+        // Events after the resume point were pruned: say so, then replay everything still kept.
+        this.write(encodeEvent({ type: "resync", data: { reason: "events_pruned", lastEventId } }));
+        telemetry?.eventsDelivered("resync", 1);
+        this.lastId = oldestKept - 1;
+      } else {
+        this.lastId = requested;
+      }
     }
     // Attached before reading, so an event committed during the replay is either read or delivered.
     this.catchingUp = false;

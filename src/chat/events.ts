@@ -65,12 +65,17 @@ const SessionEndedEvent = z
 
 const ResyncEvent = z
   .strictObject({
-    reason: z.literal("unknown_event_id"),
+    reason: z.enum(["unknown_event_id", "events_pruned"]).openapi({
+      description:
+        "`unknown_event_id`: the resume id is unknown or malformed, the stream carries on as if none was given; " +
+        "`events_pruned`: events after it were pruned (older than `--event-retention`), the stream replays every event still kept " +
+        "and GET /messages holds what was in between.",
+    }),
     lastEventId: z.string().openapi({ description: "The resume id the stream was given.", example: "abc" }),
   })
   .openapi("ResyncEvent", {
     description:
-      "`event: resync` (live only): the resume id given is unknown or malformed; the stream carries on as if none was given.",
+      "`event: resync` (live only): the stream cannot resume exactly where asked (the id is unknown or malformed, or events after it were pruned).",
   });
 
 /** Each event type (the SSE `event:` field) and the schema of its `data:`. */

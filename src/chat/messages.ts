@@ -1,18 +1,25 @@
-import { and, desc, eq, lt, or, sql } from "drizzle-orm";
-import { isDatabaseUnavailable, jsonRows, queryRows, textArray, type Database, type Transaction } from "../db/client.js";
-import { blocks, events, messages, sessions, users } from "../db/schema.js";
+import { and, desc, eq, getTableName, lt, or, sql } from "drizzle-orm";
+import {
+  bareColumn as bare,
+  isDatabaseUnavailable,
+  jsonRows,
+  queryRows,
+  textArray,
+  type Database,
+  type Transaction,
+} from "../db/client.js";
+import { blocks, messages, sessions, users } from "../db/schema.js";
 import { createBatcher, nextEventLoopTurn, type BatchOutcome } from "../lib/batcher.js";
 import { AppError } from "./errors.js";
 import type { ChatContext } from "./context.js";
-import { commitNoticeQuery } from "./event-log.js";
+import { appendEventSteps, lockedUsersQuery, messageView } from "./event-log.js";
 import type { DurableEvent } from "./events.js";
 import type { Hub } from "./hub.js";
 import { findReplay, keyedRequest, sendOnce } from "./idempotency.js";
 import { DISABLED_HASH } from "./passwords.js";
 import { INVALID_USER, refuseSelf, requireUser } from "./users.js";
 
-type MessageView = { id: number; from: string; to: string; text: string; sentAt: string };
-export type SentMessage = MessageView & { delivery: "delivered" | "stored" };
+export type SentMessage = ReturnType<typeof messageView> & { delivery: "delivered" | "stored" };
 
 /** One message on its way in: who to whom, what, and when it was accepted. */
 export type MessageSend = { from: string; to: string; text: string; sentAt: Date };
@@ -89,12 +96,10 @@ export async function storeMessages(
     text,
     sent_at: sentAt.toISOString(),
   }));
-  const notice = hub.commitNotices && commitNoticeQuery(hub.commitNotices, sql.raw("bumped"));
   // - recipient: every recipient known and enabled, whether online; their rows locked in name
-  //   order, as the event counters need (see lockUsers in event-log.ts).
-  // - ids: message ids for the accepted sends, taken in send order.
-  // - bumped: each recipient's event counter moved past its new events; numbered: the event ids,
-  //   in send order per recipient.
+  //   order, as numbering their events needs.
+  // - accepted: the sends stored, each with its message id, taken in send order; pending: their
+  //   events, numbered and stored by the event log's steps in send order per recipient.
   const rows = await queryRows<{
     ord: number;
     known: boolean;
@@ -107,44 +112,30 @@ export async function storeMessages(
     sql`with input as materialized (
           select * from jsonb_to_recordset(${jsonRows(input)}) as t(ord int, sender text, recipient text, text text, sent_at text)
         ),
-        recipient as materialized (
-          select u.username, exists (select 1 from ${sessions} s where s.username = u.username and s.ended_at is null) as online
-          from ${users} u
-          where u.username = any(${textArray(recipients)}) and u.password_hash <> ${DISABLED_HASH}
-          order by u.username
-          for no key update of u
-        ),
+        recipient as materialized (${lockedUsersQuery(
+          sql`${users.username} = any(${textArray(recipients)}) and ${users.passwordHash} <> ${DISABLED_HASH}`,
+          sql`exists (select 1 from ${sessions} where ${sessions.username} = ${users.username} and ${sessions.endedAt} is null) as online`,
+        )}),
         verdict as materialized (
           select i.*, r.username is not null as known, coalesce(r.online, false) as online,
-                 exists (select 1 from ${blocks} b where b.blocker = i.recipient and b.blocked = i.sender) as blocked
+                 exists (select 1 from ${blocks} where ${blocks.blocker} = i.recipient and ${blocks.blocked} = i.sender) as blocked
           from input i left join recipient r on r.username = i.recipient
         ),
-        ids as materialized (
-          select v.*, nextval(pg_get_serial_sequence('messages', 'id')) as message_id
+        accepted as materialized (
+          select v.*, nextval(pg_get_serial_sequence(${getTableName(messages)}, ${messages.id.name})) as message_id
           from (select * from verdict where known and not blocked order by ord) v
         ),
-        counted as materialized (select recipient, count(*) as n from ids group by recipient),
-        bumped as (
-          update ${users} u set last_event_id = u.last_event_id + c.n
-          from counted c where u.username = c.recipient
-          returning u.username, u.last_event_id as id
-        ),
-        numbered as materialized (
-          select i.*, b.id - c.n + row_number() over (partition by i.recipient order by i.ord) as event_id
-          from ids i join bumped b on b.username = i.recipient join counted c on c.recipient = i.recipient
-        ),
         stored_messages as (
-          insert into ${messages} (id, sender, recipient, text, sent_at)
-          select message_id, sender, recipient, text, sent_at::timestamptz from numbered
+          insert into ${messages} (${bare(messages.id)}, ${bare(messages.sender)}, ${bare(messages.recipient)}, ${bare(messages.text)}, ${bare(messages.sentAt)})
+          select message_id, sender, recipient, text, sent_at::timestamptz from accepted
         ),
-        stored_events as (
-          insert into ${events} (username, id, type, data)
-          select recipient, event_id, 'message',
-                 jsonb_build_object('id', message_id, 'from', sender, 'to', recipient, 'text', text, 'sentAt', sent_at)
-          from numbered
-        )${notice ? sql`, notices as (${notice})` : sql``}
+        pending as (
+          select recipient as username, ord, 'message' as type, message_id, null::bigint as broadcast_id, null::jsonb as data
+          from accepted
+        ),
+        ${appendEventSteps(hub.commitNotices, sql`pending`)}
         select v.ord, v.known, v.blocked, v.online, n.message_id, n.event_id
-        from verdict v left join numbered n on n.ord = v.ord${notice ? sql` cross join notices` : sql``}
+        from verdict v left join numbered_events n on n.ord = v.ord
         order by v.ord`,
   );
   if (rows.length !== sends.length) throw new Error(`message batch answered ${rows.length} rows for ${sends.length} sends`);
@@ -154,7 +145,7 @@ export async function storeMessages(
     if (row.blocked)
       return { error: new AppError("blocked", "Your message could not be delivered as the recipient has blocked you") };
     if (row.message_id === null || row.event_id === null) throw new Error("message batch left an accepted send unnumbered");
-    const view: MessageView = { id: Number(row.message_id), from, to, text, sentAt: sentAt.toISOString() };
+    const view = messageView({ id: Number(row.message_id), sender: from, recipient: to, text, sentAt });
     const event: DurableEvent = { id: Number(row.event_id), type: "message", data: view };
     return { value: { response: { ...view, delivery: row.online ? "delivered" : "stored" }, event } };
   });
@@ -178,13 +169,7 @@ export async function listMessages(db: Database, caller: string, options: { with
     .where(and(conversation, options.before === undefined ? undefined : lt(messages.id, options.before)))
     .orderBy(desc(messages.id))
     .limit(options.limit);
-  const page: MessageView[] = rows.map((row) => ({
-    id: row.id,
-    from: row.sender,
-    to: row.recipient,
-    text: row.text,
-    sentAt: row.sentAt.toISOString(),
-  }));
+  const page = rows.map(messageView);
   const last = page.at(-1);
   return { messages: page, nextBefore: page.length === options.limit && last ? last.id : null };
 }

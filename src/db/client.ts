@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { sql, type SQL } from "drizzle-orm";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import type { AnyPgColumn, PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
@@ -132,6 +132,9 @@ export function textArray(values: readonly string[]): SQL {
   const literal = `{${values.map((value) => `"${value.replace(/[\\"]/g, "\\$&")}"`).join(",")}}`;
   return sql`${literal}::text[]`;
 }
+
+/** A column's bare name, where SQL takes no table-qualified one (insert column lists, update set). */
+export const bareColumn = (column: AnyPgColumn) => sql.identifier(column.name);
 
 /** Rows as one jsonb parameter, for multi-row inserts through `jsonb_to_recordset` with one SQL text. */
 export function jsonRows(rows: readonly object[]): SQL {

@@ -98,7 +98,11 @@ export const broadcasts = pgTable("broadcasts", {
   recipientCount: integer("recipient_count").notNull(),
 });
 
-/** Each user's numbered log of durable events: offline delivery and stream resume read it. */
+/**
+ * Each user's numbered log of durable events: offline delivery and stream resume read it. A message
+ * or broadcast event refers to its row (the payload is built when read, see event-log.ts); other
+ * events, and message events stored before the references existed, carry their payload in `data`.
+ */
 export const events = pgTable(
   "events",
   {
@@ -107,10 +111,17 @@ export const events = pgTable(
       .references(() => users.username),
     id: bigint("id", { mode: "number" }).notNull(),
     type: text("type").notNull(),
-    data: jsonb("data").notNull(),
+    data: jsonb("data"),
+    messageId: bigint("message_id", { mode: "number" }).references(() => messages.id),
+    broadcastId: bigint("broadcast_id", { mode: "number" }).references(() => broadcasts.id),
     createdAt: at("created_at").notNull().defaultNow(),
   },
-  (table) => [primaryKey({ columns: [table.username, table.id] })],
+  (table) => [
+    primaryKey({ columns: [table.username, table.id] }),
+    check("events_one_payload", sql`num_nonnulls(${table.data}, ${table.messageId}, ${table.broadcastId}) = 1`),
+    // The pruner looks for old rows; a block-range index is a few pages for a table appended in time order.
+    index("events_created_at").using("brin", table.createdAt),
+  ],
 );
 
 /** A private (peer-to-peer) chat the server brokered; live while endedAt is null. */

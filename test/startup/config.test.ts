@@ -30,6 +30,7 @@ describe("loadConfig defaults", () => {
       streamBufferBytes: 256 * 1024,
       maxStreamsPerSession: 5,
       maxConnections: undefined,
+      eventRetentionSeconds: 7 * 24 * 3600,
     });
   });
 });
@@ -77,6 +78,8 @@ describe("loadConfig flags and environment", () => {
         "2",
         "--max-connections",
         "300",
+        "--event-retention",
+        "3600",
       ],
       {},
     );
@@ -93,6 +96,7 @@ describe("loadConfig flags and environment", () => {
       streamBufferBytes: 8192,
       maxStreamsPerSession: 2,
       maxConnections: 300,
+      eventRetentionSeconds: 3600,
     });
   });
 
@@ -111,6 +115,7 @@ describe("loadConfig flags and environment", () => {
       STREAM_BUFFER_BYTES: "4096",
       MAX_STREAMS_PER_SESSION: "3",
       MAX_CONNECTIONS: "500",
+      EVENT_RETENTION: "86400",
     });
     expect(config).toMatchObject({
       port: 4100,
@@ -126,6 +131,7 @@ describe("loadConfig flags and environment", () => {
       streamBufferBytes: 4096,
       maxStreamsPerSession: 3,
       maxConnections: 500,
+      eventRetentionSeconds: 86400,
     });
   });
 
@@ -166,6 +172,7 @@ describe("loadConfig refuses bad values, naming the argument", () => {
     ["a stream buffer under 4096 bytes", ["--stream-buffer", "100"], /stream-buffer/],
     ["no event streams per session", ["--max-streams-per-session", "0"], /max-streams-per-session must be at least 1/],
     ["a fractional connection cap", ["--max-connections", "10.5"], /max-connections must be a whole number/],
+    ["an event retention of zero seconds", ["--event-retention", "0"], /event-retention/],
   ])("refuses %s", (_, argv, message) => {
     const error = configError(argv);
     expect(error.message).toMatch(message);
