@@ -66,5 +66,3 @@ export function httpClient(server: RunningServer & { url: string }) {
     },
   };
 }
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

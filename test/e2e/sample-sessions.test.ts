@@ -1,6 +1,7 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer } from "../support/chat.js";
-import { httpClient, names, sleep } from "./client.js";
+import { httpClient, names } from "./client.js";
 
 // The original's sample sessions, against a real server over HTTP. Every test's users are in the
 // credentials file from the start; each test logs its users out afterwards, so "who is online" is theirs alone.

@@ -1,7 +1,8 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestChat, type TestChat } from "../support/chat.js";
 import type { ReceivedEvent } from "../support/sse.js";
-import { idsOf, messagesIn, sleep, textsOf } from "./helpers.js";
+import { idsOf, messagesIn, textsOf } from "./helpers.js";
 
 let chat: TestChat;
 beforeAll(async () => {

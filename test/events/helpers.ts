@@ -1,9 +1,8 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "vitest";
 import type { Hub } from "../../src/chat/hub.js";
 import type { TestChat } from "../support/chat.js";
 import type { ReceivedEvent } from "../support/sse.js";
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Sends a direct message in-process and fails the test on anything but 201. */
 export async function sendMessage(chat: TestChat, token: string, to: string, text: string) {

@@ -1,7 +1,8 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestChat, type TestChat } from "../support/chat.js";
 import { EventReader } from "../support/sse.js";
-import { keepActive, sleep, watchAttachments } from "./helpers.js";
+import { keepActive, watchAttachments } from "./helpers.js";
 
 let chat: TestChat;
 let streams: ReturnType<typeof watchAttachments>;

@@ -1,8 +1,9 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { users } from "../../src/db/schema.js";
 import { createTestChat, type TestChat } from "../support/chat.js";
-import { idsOf, messagesIn, nextEvents, sendMessage, sleep, textsOf, waitUntil, watchAttachments } from "./helpers.js";
+import { idsOf, messagesIn, nextEvents, sendMessage, textsOf, waitUntil, watchAttachments } from "./helpers.js";
 
 let chat: TestChat;
 let streams: ReturnType<typeof watchAttachments>;

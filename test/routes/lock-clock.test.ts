@@ -1,6 +1,7 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestChat, passwordOf, type TestChat } from "../support/chat.js";
-import { expectProblem, sleep } from "../support/http.js";
+import { expectProblem } from "../support/http.js";
 
 // Instances' clocks drift apart; the lock is set by the database's clock, so it is read by it too.
 let chat: TestChat;

@@ -1,6 +1,7 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createTestChat, passwordOf, type TestChat } from "../support/chat.js";
-import { expectProblem, sleep } from "../support/http.js";
+import { expectProblem } from "../support/http.js";
 
 // A one-second lock, so the tests can wait it out.
 let chat: TestChat;

@@ -1,6 +1,7 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createTestChat, type TestChat } from "../support/chat.js";
-import { expectValidationError, sleep } from "../support/http.js";
+import { expectValidationError } from "../support/http.js";
 
 let chat: TestChat;
 beforeAll(async () => {

@@ -1,10 +1,11 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonRows } from "../../src/db/client.js";
 import { createLocalHub, type Subscriber } from "../../src/chat/hub.js";
 import { createPostgresHub } from "../../src/chat/pg-hub.js";
 import { commitNoticeQuery } from "../../src/chat/event-log.js";
-import { sleep, waitUntil } from "../events/helpers.js";
+import { waitUntil } from "../events/helpers.js";
 import { openTestDatabase } from "../support/database.js";
 
 const onPostgres = Boolean(process.env.DATABASE_URL);

@@ -47,8 +47,6 @@ export async function expectValidationError(response: Response, path?: string): 
   return body;
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * Event streams opened in a test, closed afterwards so no reader outlives its test. `open` returns
  * once the stream is attached to the hub, so live-only events (presence) sent next cannot miss it
