@@ -1,16 +1,15 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { startServerProcess } from "../support/server-process.js";
 
-const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
-const started: ChildProcess[] = [];
+const processes: ChildProcess[] = [];
 const directories: string[] = [];
 
 afterEach(async () => {
-  for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  for (const child of processes.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   for (const directory of directories.splice(0)) await rm(directory, { recursive: true, force: true });
 });
 
@@ -23,12 +22,8 @@ async function startProcess(credentials: string, extraArgs: string[] = []) {
   await writeFile(credentialsFile, credentials);
   const env = { ...process.env };
   for (const name of ["DATABASE_URL", "PORT", "HOST", "DATA_DIR", "CREDENTIALS_FILE", "JWT_SECRET"]) delete env[name];
-  const child = spawn(
-    process.execPath,
+  const started = startServerProcess(
     [
-      "--import",
-      "tsx",
-      "src/index.ts",
       "--port",
       "0",
       "--host",
@@ -41,30 +36,29 @@ async function startProcess(credentials: string, extraArgs: string[] = []) {
       "1024",
       ...extraArgs,
     ],
-    { cwd: projectRoot, env, stdio: ["ignore", "pipe", "pipe"] },
+    env,
   );
-  started.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
-  );
+  const child = started.process;
+  processes.push(child);
+  const stdout = started.stdout;
+  const stderr = started.stderr;
+  const exited = started.exited;
   return {
     child,
     dataDir,
     exited,
-    output: () => ({ stdout, stderr }),
+    output: () => ({ stdout: stdout(), stderr: stderr() }),
     /** Resolves with the first stdout line matching `pattern`; rejects if the process exits first. */
     async waitForLine(pattern: RegExp, timeoutMs: number): Promise<string> {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const line = stdout.split("\n").find((candidate) => pattern.test(candidate));
+        const line = stdout()
+          .split("\n")
+          .find((candidate) => pattern.test(candidate));
         if (line) return line;
         if (child.exitCode !== null)
-          throw new Error(`exited with ${child.exitCode} before printing ${pattern}:\n${stdout}\n${stderr}`);
-        if (Date.now() > deadline) throw new Error(`no line matching ${pattern} in time:\n${stdout}\n${stderr}`);
+          throw new Error(`exited with ${child.exitCode} before printing ${pattern}:\n${stdout()}\n${stderr()}`);
+        if (Date.now() > deadline) throw new Error(`no line matching ${pattern} in time:\n${stdout()}\n${stderr()}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     },
