@@ -7,7 +7,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { TEST_HASH_COST, passwordOf, startTestServer } from "../support/chat.js";
 import { openTestDatabase } from "../support/database.js";
-import { spawnServer } from "../support/server-process.js";
+import { spawnServer, type ServerProcess } from "../support/server-process.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"];
@@ -114,8 +114,9 @@ describe.skipIf(!existsSync(CHROMIUM) && process.env.CI !== "true")("the web cha
     if (!database) await seedDataDir(dataDir);
     const storage = database?.url ? ["--database-url", database.url] : ["--data-dir", dataDir];
     const args = ["--credentials", credentialsFile, "--password-hash-cost", String(TEST_HASH_COST), ...storage];
-    let running = await spawnServer(args, { DATABASE_URL: "" });
+    let running: ServerProcess | undefined;
     try {
+      running = await spawnServer(args, { DATABASE_URL: "" });
       const luke = await person("luke", running.url);
       const hans = await person("hans", running.url);
       /** The messages on a page, in the order they appear; anything else (presence, own sends) left out. */
@@ -178,7 +179,7 @@ describe.skipIf(!existsSync(CHROMIUM) && process.env.CI !== "true")("the web cha
         .toEqual(["luke: me too", "yoda: while you were away, hans", "luke: after the restart"]);
       expect(await hans.getByRole("alert").textContent()).toBe("");
     } finally {
-      await running.stop("SIGKILL");
+      await running?.stop("SIGKILL");
       await database?.close();
       await rm(directory, { recursive: true, force: true });
     }

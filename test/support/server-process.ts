@@ -30,7 +30,11 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}, t
     child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
   );
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      // Not left running: nothing would stop it.
+      child.kill("SIGKILL");
+      reject(new Error(`server did not start in ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
     const check = () => {
       const match = output.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
       if (match) {
