@@ -5,11 +5,20 @@ let source = null;
 let lastEventId = null;
 let historyBefore = null;
 
+/** fetch, with the browser's own words for a network failure ("Failed to fetch") replaced by plain ones. */
+async function reach(path, init) {
+  try {
+    return await fetch(path, init);
+  } catch {
+    throw new Error("The server cannot be reached right now. Try again in a moment.");
+  }
+}
+
 /** One API call; a problem+json answer throws its `detail`, the server's own text. */
 async function api(method, path, body) {
   const headers = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers["content-type"] = "application/json";
-  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const response = await reach(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const answer = response.status === 204 ? null : await response.json();
   if (!response.ok) throw new Error(answer?.detail ?? `${response.status} ${response.statusText}`);
   return answer;
@@ -92,7 +101,7 @@ $("login").addEventListener(
   "submit",
   handle(async (event) => {
     const form = new FormData(event.target);
-    const response = await fetch("/login", {
+    const response = await reach("/login", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ username: form.get("username"), password: form.get("password") }),

@@ -49,7 +49,11 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}, t
   const output = () => started.stdout() + started.stderr();
   const exited = started.exited.then(({ code, signal }) => code ?? signal ?? "unknown");
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms:\n${output()}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      // Not left running: nothing would stop it.
+      child.kill("SIGKILL");
+      reject(new Error(`server did not start in ${timeoutMs} ms:\n${output()}`));
+    }, timeoutMs);
     const check = () => {
       const match = started.stdout().match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
       if (match) {
