@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, sql, type SQL } from "drizzle-orm";
 import { bareColumn as bare, queryRows, textArray, type Database, type Transaction } from "../db/client.js";
 import { broadcasts, events, messages, sessions, users } from "../db/schema.js";
+import { runPeriodically } from "../lib/periodic.js";
 import type { DurableEvent, DurableEventContent, DurableEventType } from "./events.js";
 
 type Message = typeof messages.$inferSelect;
@@ -214,16 +215,7 @@ export async function pruneEvents(db: Database, retentionSeconds: number, chunk 
  */
 export function startEventPruner(db: Database, retentionSeconds: number, onError: (error: unknown) => void): () => void {
   const intervalMs = Math.max(1000, Math.min(600_000, (retentionSeconds * 1000) / 10));
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    pruneEvents(db, retentionSeconds)
-      .catch(onError)
-      .finally(() => (running = false));
-  }, intervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
+  return runPeriodically(intervalMs, () => pruneEvents(db, retentionSeconds), onError);
 }
 
 /**

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { and, eq, gt, lt, sql } from "drizzle-orm";
 import { queryRows, type Database, type Transaction } from "../db/client.js";
 import { idempotencyKeys } from "../db/schema.js";
+import { runPeriodically } from "../lib/periodic.js";
 import { AppError } from "./errors.js";
 
 export type IdempotentRoute = "POST /messages" | "POST /broadcasts";
@@ -115,14 +116,5 @@ export async function deleteExpiredKeys(db: Database, ttlSeconds: number): Promi
 /** Sweeps expired keys every 24th of the TTL, but no more than once a second and at least every hour; returns the stop. */
 export function startKeySweeper(db: Database, ttlSeconds: number, onError: (error: unknown) => void): () => void {
   const intervalMs = Math.max(1000, Math.min(3_600_000, (ttlSeconds * 1000) / 24));
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    deleteExpiredKeys(db, ttlSeconds)
-      .catch(onError)
-      .finally(() => (running = false));
-  }, intervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
+  return runPeriodically(intervalMs, () => deleteExpiredKeys(db, ttlSeconds), onError);
 }
