@@ -23,6 +23,11 @@ export default defineConfig({
     // It counts database lookups against the wall clock, which a loaded machine stretches.
     exclude: ["test/chat/session-cache.test.ts"],
     globalSetup: ["test/support/global-setup.ts"],
+    // One worker keeps its imported modules from run to run: without this, each mutant's run imports
+    // the app again for every test file it touches, which cost more than the tests themselves.
+    isolate: false,
+    // ...and its test files take turns with PGlite instances instead of loading one each (see test/support/database.ts).
+    env: { CHAT_TEST_REUSE_PGLITE: "1" },
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

@@ -31,7 +31,42 @@ export async function openTestDatabase(): Promise<DatabaseHandle & { url?: strin
       },
     };
   }
+  if (process.env.CHAT_TEST_REUSE_PGLITE) return reusedPglite();
+  return wrapPglite(await loadTemplate(), "PGlite test database");
+}
+
+async function loadTemplate(): Promise<PGlite> {
   const dump = await readFile(inject("pgliteTemplate"));
-  const client = await PGlite.create({ loadDataDir: new Blob([dump]) });
-  return wrapPglite(client, "PGlite test database");
+  return PGlite.create({ loadDataDir: new Blob([dump]) });
+}
+
+/** PGlite instances closed by their test file and emptied for the next one (mutation runs only). */
+const idle: PGlite[] = [];
+
+/**
+ * Mutation testing (vitest.stryker.config.ts) runs each mutant's test files one after another in one
+ * worker, and loading a PGlite data directory costs seconds: more than most tests. There a test
+ * file's database is a PGlite instance another file has finished with, emptied (every table
+ * truncated, ids restarted): the same migrated, empty database, in milliseconds. Two databases
+ * open at once are still two instances.
+ */
+async function reusedPglite(): Promise<DatabaseHandle> {
+  let client = idle.pop();
+  while (client?.closed) client = idle.pop();
+  if (client) {
+    const { rows } = await client.query<{ name: string }>(
+      "select quote_ident(tablename) as name from pg_tables where schemaname = 'public'",
+    );
+    await client.exec(`truncate ${rows.map((row) => row.name).join(", ")} restart identity cascade`);
+  } else {
+    client = await loadTemplate();
+  }
+  const handle = await wrapPglite(client, "PGlite test database");
+  const reused = client;
+  return {
+    ...handle,
+    async close() {
+      if (!reused.closed) idle.push(reused);
+    },
+  };
 }
