@@ -101,9 +101,9 @@ describe.skipIf(!onPostgres)("faults of NATS and of instances under traffic", ()
         }),
       );
 
-    // 1. kill -9 the NATS node holding most of the instances' connections, with messages in flight,
-    // and send nothing after them: what the kill lost, no later message's gap reveals; only the
-    // re-read of the log when the connection comes back does.
+    // 1. The NATS node holding most of the instances' connections hangs mid-traffic, then is killed
+    // -9: everything sent through it meanwhile is lost. Nothing is sent after the kill, so no later
+    // message's gap reveals the loss: only the re-read of the log when the connection comes back does.
     const busBefore = await Promise.all(instances().map((instance) => cluster.metric(instance, "chat_bus_received_total")));
     let killedNode = false;
     const first = traffic(100, () => killedNode);
@@ -114,6 +114,13 @@ describe.skipIf(!onPostgres)("faults of NATS and of instances under traffic", ()
     );
     const connections = await nats.clientCounts();
     const victim = nats.nodes[connections.indexOf(Math.max(...connections))]!;
+    nats.hang(victim);
+    const sentAtHang = sent;
+    await until(
+      () => sent >= sentAtHang + 30,
+      60_000,
+      () => `only ${sent - sentAtHang} sent since the hang`,
+    );
     await nats.kill(victim);
     killedNode = true;
     await first;

@@ -69,6 +69,13 @@ export async function startNatsCluster(basePort: number, size = 3, clusterName =
     urls(first = 0) {
       return [...nodes.slice(first), ...nodes.slice(0, first)].map((node) => node.url).join(",");
     },
+    /**
+     * SIGSTOP: the node hangs, its sockets stay open, and whatever its clients and routes send it from
+     * now on is lost once it is killed; nobody notices before its pings go unanswered.
+     */
+    hang(node: NatsNode) {
+      node.process().kill("SIGSTOP");
+    },
     /** kill -9: no goodbye to its clients or routes. */
     async kill(node: NatsNode) {
       down.add(node);
