@@ -155,7 +155,9 @@ export async function createNatsHub(options: NatsHubOptions): Promise<Hub & { st
     },
     publish(username, event) {
       local.publish(username, event);
-      send("event", userSubject(username), event);
+      // While the connection is down, streams read the log every second: buffering events for a
+      // late send would only grow memory with the outage.
+      if (connected) send("event", userSubject(username), event);
     },
     announce(event, subject, excluded) {
       local.announce(event, subject, excluded);
