@@ -74,7 +74,7 @@ describe.skipIf(!onPostgres)("faults of NATS and of instances under traffic", ()
             const start = home.get(sender)!;
             const instance = [0, 1, 2].map((offset) => ring[(start + offset) % 3]!).find((each) => alive.has(each))!;
             try {
-              const response = await cluster.call(instance, "POST", "/messages", tokens.get(sender)!, { to, text });
+              const response = await cluster.call(instance, "POST", "/messages", tokens.get(sender), { to, text });
               await response.text();
               if (response.status === 201) accepted.get(to)!.push(text);
               else if (response.status >= 500) uncertain.add(text);
@@ -177,7 +177,7 @@ describe.skipIf(!onPostgres)("faults of NATS and of instances under traffic", ()
     cluster.instances[0] = await cluster.start(0);
     await untilConnected(cluster.instances[0].url);
     for (const name of [...senders, ...recipients])
-      await cluster.call(cluster.instances[1]!, "POST", "/logout", tokens.get(name)!);
+      await cluster.call(cluster.instances[1]!, "POST", "/logout", tokens.get(name));
     for (const reader of [...readers.values()].flat()) await reader.close();
   }, 240_000);
 

@@ -8,7 +8,7 @@ process.on("exit", () => {
 });
 
 /** One node of a test NATS cluster: its client URL stays the same across kill and restart. */
-export type NatsNode = NatsServer & { readonly name: string };
+type NatsNode = NatsServer & { readonly name: string };
 
 /**
  * A NATS cluster of `size` nodes on loopback, full mesh of routes: node i listens for clients on
@@ -16,7 +16,7 @@ export type NatsNode = NatsServer & { readonly name: string };
  * Resolves once every node has a route to every other, so a message published on one node
  * reaches a subscriber on any other.
  */
-export async function startNatsCluster(basePort: number, size = 3, clusterName = `chat-test-${basePort}`) {
+async function startNatsCluster(basePort: number, size = 3, clusterName = `chat-test-${basePort}`) {
   const routePort = (index: number) => basePort + 2 * index + 1;
   const indexes = Array.from({ length: size }, (_, index) => index);
   const down = new Set<NatsNode>();
