@@ -34,7 +34,7 @@ describe.skipIf(!onPostgres)("faults of NATS and of instances under traffic", ()
   let cluster: Cluster;
   beforeAll(async () => {
     ({ nats, chat: cluster } = await startChatOverNats([...senders, ...recipients, ...downUsers], 3, 14320));
-  }, 180_000);
+  }, 600_000);
   afterAll(async () => {
     await cluster?.stop();
     await nats?.stop();

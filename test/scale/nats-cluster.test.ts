@@ -48,7 +48,7 @@ describe.skipIf(!onPostgres)("three instances over a three-node NATS cluster", (
   beforeAll(async () => {
     ({ nats, chat: cluster } = await startChatOverNats(Object.values(users).flat(), 3, 14300));
     [a, b, c] = cluster.instances as [Instance, Instance, Instance];
-  }, 180_000);
+  }, 600_000);
   afterAll(async () => {
     await cluster?.stop();
     await nats?.stop();
@@ -323,7 +323,7 @@ describe.skipIf(!onPostgres)("inactivity timeouts over NATS", () => {
   let cluster: Cluster;
   beforeAll(async () => {
     ({ nats, chat: cluster } = await startChatOverNats(["obiwan", "chewy"], 2, 14310, ["--timeout", "3"]));
-  }, 180_000);
+  }, 600_000);
   afterAll(async () => {
     await cluster?.stop();
     await nats?.stop();

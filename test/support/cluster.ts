@@ -20,7 +20,8 @@ export async function startCluster(usernames: string[], size: number, extraArgs:
   const args = ["--database-url", database.url, "--credentials", credentialsFile, "--password-hash-cost", String(TEST_HASH_COST)];
   const argsOf = (index: number) => [...args, ...(typeof extraArgs === "function" ? extraArgs(index) : extraArgs)];
   /** Starts one more instance, with the arguments of instance `index` (to replace it). */
-  const start = (index = 0) => spawnServer(argsOf(index), { DATABASE_URL: "" });
+  // Generous: on a loaded machine several instances starting at once take minutes.
+  const start = (index = 0) => spawnServer(argsOf(index), { DATABASE_URL: "" }, 180_000);
   // One at a time: the first applies the migrations and stores the users.
   const instances: ServerProcess[] = [];
   for (let index = 0; index < size; index++) instances.push(await start(index));
