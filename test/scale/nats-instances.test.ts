@@ -115,7 +115,7 @@ describe.skipIf(!onPostgres)("two instances fanning out over one NATS server", (
     expect(await metric(b, "chat_event_log_reads_total")).toBeGreaterThan(readsOffline);
 
     await nats.restart();
-    await waitUntil(async () => (await fanOut(a)).connected && (await fanOut(b)).connected, "both to reconnect", 20_000);
+    await waitUntil(async () => (await fanOut(a)).connected && (await fanOut(b)).connected, "both to reconnect", 45_000);
     await sleep(1500); // the reconnect's read of the log, and any polling read in flight
     const readsBefore = await metric(b, "chat_event_log_reads_total");
     expect((await cluster.call(a, "POST", "/messages", leia, { to: "obiwan", text: "You're my only hope" })).status).toBe(201);
@@ -124,5 +124,5 @@ describe.skipIf(!onPostgres)("two instances fanning out over one NATS server", (
     expect(await metric(b, "chat_event_log_reads_total")).toBe(readsBefore);
     expect(stream.events.filter((event) => event.event === "message")).toHaveLength(2);
     await stream.close();
-  }, 90_000);
+  }, 150_000);
 });
