@@ -17,13 +17,19 @@ describe.skipIf(!onPostgres)("event notices between instances (PostgreSQL hub)",
   let receiver: Awaited<ReturnType<typeof createPostgresHub>>;
   const heard = new Map<string, number>();
   const payloadBytes: number[] = [];
+  /** What the receiving hub reports to /metrics (chat_bus_received_total), by kind. */
+  const received = new Map<string, number>();
+  const telemetry = {
+    busPublished: () => {},
+    busReceived: (kind: string, count: number) => received.set(kind, (received.get(kind) ?? 0) + count),
+  };
 
   beforeAll(async () => {
     database = await openTestDatabase();
     const client = database.sql!;
     sender = await createPostgresHub(client, database.db, createLocalHub({ pingIntervalMs: 60_000 }), failOnError);
     const local = createLocalHub({ pingIntervalMs: 60_000 });
-    receiver = await createPostgresHub(client, database.db, local, failOnError);
+    receiver = await createPostgresHub(client, database.db, local, failOnError, telemetry);
     // Every user below has a stream on the receiving instance, which records what it is told.
     for (let index = 0; index < 600; index++) {
       const username = longName(index);
@@ -62,6 +68,8 @@ describe.skipIf(!onPostgres)("event notices between instances (PostgreSQL hub)",
     await database.db.execute(statement);
     await waitUntil(() => heard.size === appended.length, "every user's notice", 5000);
     for (const { username, id } of appended) expect(heard.get(username)).toBe(id);
+    // Counted per (user, id) entry, the unit a NATS message carries, whatever the notices' number.
+    expect(received.get("event")).toBe(appended.length);
     // 600 names of 64 characters, most escaped to 6 bytes each in JSON: many notices, each under the limit.
     expect(payloadBytes.length).toBeGreaterThan(10);
     expect(Math.max(...payloadBytes)).toBeLessThan(8000);

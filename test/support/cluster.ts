@@ -9,26 +9,22 @@ import { EventReader } from "./sse.js";
 /**
  * Several real server processes on one fresh PostgreSQL database (only with DATABASE_URL: the
  * embedded PGlite is single-instance). Users are the given names with password passwordOf(name).
+ * `extraArgs` may differ per instance: a function of the instance's index.
  */
-export async function startCluster(usernames: string[], size: number, extraArgs: string[] = []) {
+export async function startCluster(usernames: string[], size: number, extraArgs: string[] | ((index: number) => string[]) = []) {
   const database = await openTestDatabase();
   if (!database.url) throw new Error("startCluster needs DATABASE_URL");
   const directory = await mkdtemp(join(tmpdir(), "chat-cluster-"));
   const credentialsFile = join(directory, "credentials.txt");
   await writeFile(credentialsFile, usernames.map((name) => `${name} ${passwordOf(name)}`).join("\n") + "\n");
-  const args = [
-    "--database-url",
-    database.url,
-    "--credentials",
-    credentialsFile,
-    "--password-hash-cost",
-    String(TEST_HASH_COST),
-    ...extraArgs,
-  ];
-  const start = () => spawnServer(args, { DATABASE_URL: "" });
+  const args = ["--database-url", database.url, "--credentials", credentialsFile, "--password-hash-cost", String(TEST_HASH_COST)];
+  const argsOf = (index: number) => [...args, ...(typeof extraArgs === "function" ? extraArgs(index) : extraArgs)];
+  /** Starts one more instance, with the arguments of instance `index` (to replace it). */
+  // Generous: on a loaded machine several instances starting at once take minutes.
+  const start = (index = 0) => spawnServer(argsOf(index), { DATABASE_URL: "" }, 180_000);
   // One at a time: the first applies the migrations and stores the users.
   const instances: ServerProcess[] = [];
-  for (let index = 0; index < size; index++) instances.push(await start());
+  for (let index = 0; index < size; index++) instances.push(await start(index));
 
   const call = async (instance: ServerProcess, method: string, path: string, token?: string, json?: unknown) => {
     const headers: Record<string, string> = {};
@@ -53,6 +49,16 @@ export async function startCluster(usernames: string[], size: number, extraArgs:
       const response = await fetch(`${instance.url}/events`, { headers });
       if (response.status !== 200) throw new Error(`events: ${response.status} ${await response.text()}`);
       return new EventReader(response);
+    },
+    /** The sum of every sample of one metric (all its label sets) on an instance's /metrics. */
+    async metric(instance: ServerProcess, name: string): Promise<number> {
+      const text = await (await call(instance, "GET", "/metrics")).text();
+      let sum = 0;
+      for (const line of text.split("\n")) {
+        const match = line.match(/^([a-z_:]+)(?:\{[^}]*\})? ([\d.e+-]+)$/);
+        if (match?.[1] === name) sum += Number(match[2]);
+      }
+      return sum;
     },
     async stop() {
       await Promise.all(instances.map((instance) => instance.stop("SIGKILL")));
