@@ -15,6 +15,8 @@ const SESSION_SUBJECT = "chat.session-ended";
 
 /** How often every stream re-reads the log while the NATS connection is down. */
 const OFFLINE_READ_MS = 1000;
+/** Time for a new subscription to reach every node of the NATS cluster (milliseconds on loopback or a LAN). */
+const ROUTE_SPREAD_MS = 1000;
 
 type PresenceNotice = { event: LiveEvent; subject: string; excluded: string[] };
 type SessionNotice = { username: string; sessionId: string; reason: SessionEndReason };
@@ -85,11 +87,17 @@ export async function createNatsHub(options: NatsHubOptions): Promise<Hub & { st
   const interest = new Map<string, { streams: number; subscription: Subscription }>();
   const subscribeUser = (username: string) => {
     const subscription = listen<DurableEvent>("event", userSubject(username), (event) => local.publish(username, event));
+    const readLog = () => {
+      if (interest.get(username)?.subscription === subscription) local.notify(username, Number.MAX_SAFE_INTEGER);
+    };
     // The server learns of the interest asynchronously: an event published before it did went
-    // nowhere, so once it has, the streams that attached meanwhile read the log.
+    // nowhere, so once it has, the streams that attached meanwhile read the log. The cluster's
+    // other nodes hear of it a little later still (over their routes), so the log is read once
+    // more when they surely have.
     nc.flush().then(
       () => {
-        if (interest.get(username)?.subscription === subscription) local.notify(username, Number.MAX_SAFE_INTEGER);
+        readLog();
+        setTimeout(readLog, ROUTE_SPREAD_MS).unref();
       },
       // Not connected: the reconnect makes every stream read the log.
       () => {},

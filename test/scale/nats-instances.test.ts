@@ -77,7 +77,7 @@ describe.skipIf(!onPostgres)("two instances fanning out over one NATS server", (
     const han = await cluster.login(a, "han.solo");
     const vader = await cluster.login(b, "darth..vader-2");
     const vaderStream = await cluster.events(b, vader);
-    await vaderStream.quietFor(500); // the stream's first read of the log and the subscription's settle
+    await vaderStream.quietFor(1500); // the stream's first read of the log and the subscription's two settle
 
     const readsBefore = await metric(b, "chat_event_log_reads_total");
     const heardOnB = await metric(b, 'chat_bus_received_total{kind="event"}');
