@@ -125,6 +125,17 @@ export const OPTIONS = {
       .regex(/^postgres(ql)?:\/\//, "database-url must start with postgres:// or postgresql://")
       .optional(),
   }),
+  natsUrl: option({
+    flag: "nats-url",
+    env: "NATS_URL",
+    argument: "<url>",
+    shownDefault: "(none)",
+    list: true,
+    help: "fan out between instances over NATS (servers of one NATS cluster, comma-separated) instead of PostgreSQL LISTEN/NOTIFY; needs database-url",
+    schema: z.array(
+      z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, "nats-url must list servers like nats://127.0.0.1:4222 (nats:// or tls://)"),
+    ),
+  }),
   pingIntervalSeconds: option({
     flag: "ping-interval",
     env: "PING_INTERVAL",
@@ -304,6 +315,12 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   if (!result.success) {
     const messages = result.error.issues.map((issue) => issue.message);
     throw new ConfigError(`${messages.join("; ")}\n${usage()}`);
+  }
+  if (result.data.natsUrl.length > 0 && !result.data.databaseUrl) {
+    throw new ConfigError(
+      "nats-url needs database-url: the embedded PGlite database is one instance, so there is nothing to fan out to; " +
+        "give a PostgreSQL server that every instance shares",
+    );
   }
   return result.data;
 }

@@ -26,7 +26,9 @@ async function main() {
     throw error;
   }
   const { logger } = server;
-  logger.info(`chat service listening on ${server.url} (database: ${server.database.description}; docs: ${server.url}/docs)`);
+  logger.info(
+    `chat service listening on ${server.url} (database: ${server.database.description}; fan-out: ${server.context.hub.fanOut().description}; docs: ${server.url}/docs)`,
+  );
 
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -7,6 +7,7 @@ import { syncUsers, readCredentialsFile } from "./chat/credentials.js";
 import { createDeliveredCursor, startEventPruner } from "./chat/event-log.js";
 import { createLocalHub } from "./chat/hub.js";
 import { startKeySweeper } from "./chat/idempotency.js";
+import { createNatsHub } from "./chat/nats-hub.js";
 import { createPostgresHub } from "./chat/pg-hub.js";
 import { createMessageBatcher } from "./chat/messages.js";
 import { createSessionCache, createSessionLookups, startSweeper } from "./chat/sessions.js";
@@ -30,8 +31,9 @@ export type RunningServer = {
 const CURSOR_FLUSH_MS = 1000;
 
 /**
- * Builds the domain over an open database: hub, tokens, timers. On a PostgreSQL server the hub
- * also reaches the other instances; the embedded PGlite is one process, so one instance.
+ * Builds the domain over an open database: hub, tokens, timers. With NATS (--nats-url) the hub
+ * reaches the other instances over it; otherwise on a PostgreSQL server over LISTEN/NOTIFY; the
+ * embedded PGlite is one process, so one instance.
  */
 export async function createChatContext(database: DatabaseHandle, config: Config, observability?: Observability) {
   const telemetry = observability?.telemetry;
@@ -46,7 +48,18 @@ export async function createChatContext(database: DatabaseHandle, config: Config
     onSessionEnded: sessions.ended,
     onNoticesMissed: sessions.forgetAll,
   });
-  const crossInstance = database.sql ? await createPostgresHub(database.sql, database.db, localHub, logError) : undefined;
+  const crossInstance =
+    config.natsUrl.length > 0
+      ? await createNatsHub({
+          servers: config.natsUrl,
+          local: localHub,
+          telemetry,
+          onError: logError,
+          onStatus: (connected, message) => (connected ? logger.info(message) : logger.warn(message)),
+        })
+      : database.sql
+        ? await createPostgresHub(database.sql, database.db, localHub, logError, telemetry)
+        : undefined;
   const hub = crossInstance ?? localHub;
   const cursor = createDeliveredCursor(database.db);
   const tokens = await createTokens(await loadSigningSecret(database.db, config.jwtSecret));

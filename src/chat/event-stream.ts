@@ -187,6 +187,7 @@ class EventStream implements Subscriber, SinkEvents {
         let page: DurableEvent[];
         do {
           page = await readEventsAfter(db, username, this.lastId, REPLAY_PAGE);
+          this.options.telemetry?.eventLogRead();
           if (this.closed) return;
           // A backlog larger than the buffer would cut off even a fast reader: replay at its pace.
           for (const event of page) {

@@ -36,7 +36,16 @@ export type Hub = {
   streamCount(): number;
   /** Streams of one session open on this instance. */
   sessionStreamCount(username: string, sessionId: string): number;
+  /** How this instance reaches the others, and whether that way is up now. */
+  fanOut(): FanOut;
 };
+
+/**
+ * The way committed events, presence and session ends reach other instances: none (one instance
+ * on the embedded database), PostgreSQL LISTEN/NOTIFY, or NATS. `connected` is false while the
+ * NATS connection is down (streams then read the log every second).
+ */
+type FanOut = { kind: "single-instance" | "postgres" | "nats"; connected: boolean; description: string };
 
 export type LocalHub = Hub & {
   /** Tells this process's streams of `username` that events up to `id` exist. */
@@ -171,6 +180,7 @@ export function createLocalHub(options: {
       for (const subscribers of [...byUser.values()]) for (const subscriber of [...subscribers]) subscriber.end();
     },
     streamCount: () => count,
+    fanOut: () => ({ kind: "single-instance", connected: true, description: "single instance" }),
     sessionStreamCount(username, sessionId) {
       let streams = 0;
       for (const subscriber of byUser.get(username) ?? []) if (subscriber.sessionId === sessionId) streams++;

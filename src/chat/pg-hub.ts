@@ -5,6 +5,7 @@ import { listBlocked } from "./blocks.js";
 import type { EventNotice } from "./event-log.js";
 import type { LiveEvent, SessionEndReason } from "./events.js";
 import type { Hub, LocalHub } from "./hub.js";
+import type { ChatTelemetry } from "./telemetry.js";
 
 const CHANNEL = "chat_hub";
 
@@ -25,6 +26,7 @@ export async function createPostgresHub(
   db: Database,
   local: LocalHub,
   onError: (error: unknown, what: string) => void,
+  telemetry?: Pick<ChatTelemetry, "busPublished" | "busReceived">,
 ): Promise<Hub & { stop(): Promise<void> }> {
   const instance = randomUUID();
   let listening = false;
@@ -34,6 +36,8 @@ export async function createPostgresHub(
 
   const receive = async (payload: string) => {
     const notice = JSON.parse(payload) as Notice;
+    // Every instance hears every notice, its own too: that is the work this hub does per notice.
+    telemetry?.busReceived(notice.kind === "events" ? "event" : notice.kind, notice.kind === "events" ? notice.events.length : 1);
     if (notice.instance === instance) return;
     if (notice.kind === "events") for (const [username, id] of notice.events) local.notify(username, id);
     else if (notice.kind === "session") local.endSession(notice.username, notice.sessionId, notice.reason);
@@ -53,12 +57,20 @@ export async function createPostgresHub(
   return {
     ...local,
     commitNotices: { channel: CHANNEL, instance },
+    fanOut: () => ({ kind: "postgres", connected: true, description: "postgres listen/notify" }),
+    publish(username, event) {
+      // The notice itself went out with the commit (commitNotices); counted here, once per event.
+      telemetry?.busPublished("event", 1);
+      local.publish(username, event);
+    },
     announce(event, subject, excluded) {
       local.announce(event, subject, excluded);
+      telemetry?.busPublished("presence", 1);
       send({ instance, kind: "presence", subject, event }).catch(warn);
     },
     endSession(username, sessionId, reason) {
       local.endSession(username, sessionId, reason);
+      telemetry?.busPublished("session", 1);
       send({ instance, kind: "session", username, sessionId, reason }).catch(warn);
     },
     async stop() {

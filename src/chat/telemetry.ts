@@ -5,6 +5,9 @@ export type LoginFailureReason = "unknown_user" | "wrong_password" | "locked";
 /** Why an event stream closed: the client went away, its session ended, the server ended it, or it was cut off. */
 export type StreamCloseReason = "client_closed" | "session_ended" | "server_closed" | "slow_reader" | "error";
 
+/** What crosses between instances: a user's committed event, a presence change, a session end. */
+export type BusNoticeKind = "event" | "presence" | "session";
+
 export type StreamInfo = {
   username: string;
   sessionId: string;
@@ -33,4 +36,10 @@ export type ChatTelemetry = {
   eventsDelivered(type: DurableEventType | LiveEventType, count: number): void;
   /** Seconds from a message or broadcast being sent to it being written to a stream that was open at the time. */
   deliveryLag(type: DurableEventType, seconds: number): void;
+  /** Notices this instance sent to the others (NATS messages, or entries of PostgreSQL notices). */
+  busPublished(kind: BusNoticeKind, count: number): void;
+  /** Notices this instance received from the bus. */
+  busReceived(kind: BusNoticeKind, count: number): void;
+  /** An open stream read one page of the event log (a replay or a catch-up after a gap or a notice without data). */
+  eventLogRead(): void;
 };

@@ -34,14 +34,14 @@ export const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.me
  * PGlite writes to it (see makeDataDirectoryPrivate).
  */
 export async function openPglite(dataDir?: string): Promise<DatabaseHandle> {
-  if (!dataDir) return wrapPglite(await PGlite.create(), "embedded PGlite in memory, single instance");
+  if (!dataDir) return wrapPglite(await PGlite.create(), "embedded PGlite in memory");
   // Folders PGlite makes from now on are 0700; its files come out 0666 whatever the umask, but sit
   // in a 0700 folder, and are tightened below and at every start.
   process.umask(0o077);
   makeDataDirectoryPrivate(dataDir);
   const client = await PGlite.create(dataDir);
   try {
-    const handle = await wrapPglite(client, `embedded PGlite in ${dataDir}, single instance`);
+    const handle = await wrapPglite(client, `embedded PGlite in ${dataDir}`);
     makeDataDirectoryPrivate(dataDir);
     return handle;
   } catch (error) {

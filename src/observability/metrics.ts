@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 
 const EVENT_TYPES = ["message", "broadcast", "private_started", "private_stopped", "presence", "session_ended", "resync"];
 const LOGIN_FAILURE_REASONS = ["unknown_user", "wrong_password", "locked"];
+const BUS_NOTICE_KINDS = ["event", "presence", "session"];
 
 /**
  * The service's Prometheus metrics, in a registry of their own (not prom-client's global one),
@@ -64,6 +65,27 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       help: "Usernames locked after three wrong passwords in a row",
       registers,
     }),
+    busPublished: new Counter({
+      name: "chat_bus_published_total",
+      help:
+        "Notices this instance sent to the other instances, by kind: event (one per user's committed event), presence, " +
+        "session (an ended session); NATS messages, or with PostgreSQL LISTEN/NOTIFY the (user, id) entries and notices",
+      labelNames: ["kind"] as const,
+      registers,
+    }),
+    busReceived: new Counter({
+      name: "chat_bus_received_total",
+      help:
+        "Notices this instance received from the bus, by kind (as chat_bus_published_total); with PostgreSQL LISTEN/NOTIFY " +
+        "every instance receives every notice, its own included",
+      labelNames: ["kind"] as const,
+      registers,
+    }),
+    eventLogReads: new Counter({
+      name: "chat_event_log_reads_total",
+      help: "Pages of the event log read by open event streams (replays, and catch-ups after a gap or a notice without the event)",
+      registers,
+    }),
     databaseConnectionsInUse: new Gauge({
       name: "chat_database_connections_in_use",
       help: "Connections of this instance's database pool busy with a query or transaction (0 on embedded PGlite); NaN when unknown",
@@ -73,6 +95,10 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
   // Every series exists from the start, so a dashboard shows 0 rather than nothing.
   for (const type of EVENT_TYPES) metrics.eventsDelivered.inc({ type }, 0);
   for (const reason of LOGIN_FAILURE_REASONS) metrics.loginFailures.inc({ reason }, 0);
+  for (const kind of BUS_NOTICE_KINDS) {
+    metrics.busPublished.inc({ kind }, 0);
+    metrics.busReceived.inc({ kind }, 0);
+  }
   return metrics;
 }
 

@@ -76,5 +76,14 @@ function createTelemetry(logger: Logger, metrics: Metrics): ChatTelemetry {
     deliveryLag(type, seconds) {
       metrics.deliveryLag.observe({ type }, seconds);
     },
+    busPublished(kind, count) {
+      metrics.busPublished.inc({ kind }, count);
+    },
+    busReceived(kind, count) {
+      metrics.busReceived.inc({ kind }, count);
+    },
+    eventLogRead() {
+      metrics.eventLogReads.inc();
+    },
   };
 }

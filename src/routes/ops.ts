@@ -29,11 +29,29 @@ const readyRoute = createRoute({
   summary: "The database answers and its migrations are applied",
   description:
     "Readiness: 200 when the database answers within 2 s and has every migration this build ships applied; " +
-    "503 `service_unavailable` otherwise, with the reason in `detail`. Needs no token.",
+    "503 `service_unavailable` otherwise, with the reason in `detail`. Needs no token. `fanOut` says how this " +
+    "instance reaches the others (`single-instance`, `postgres` LISTEN/NOTIFY or `nats`) and whether that way is " +
+    "`connected`. A NATS outage does not make the instance unready: its streams then read every event from the log " +
+    "(late, every second) and live delivery comes back with NATS by itself, so taking every instance out of a load " +
+    "balancer would only stop a service that still works; alert on `connected: false` instead.",
   responses: {
     200: {
       description: "Ready to serve",
-      content: { "application/json": { schema: z.object({ status: z.literal("ready") }).openapi("Ready") } },
+      content: {
+        "application/json": {
+          schema: z
+            .object({
+              status: z.literal("ready"),
+              fanOut: z
+                .object({
+                  kind: z.enum(["single-instance", "postgres", "nats"]),
+                  connected: z.boolean().openapi({ description: "false while the NATS connection is down" }),
+                })
+                .openapi("FanOut"),
+            })
+            .openapi("Ready", { example: { status: "ready", fanOut: { kind: "nats", connected: true } } }),
+        },
+      },
     },
     ...problemResponses(),
     503: {
@@ -81,7 +99,8 @@ export function opsRoutes(context: ChatContext, observability: { logger: Logger;
         logger.warn({ reqId: c.get("requestId"), reason: status.reason, err: status.error }, `not ready: ${status.reason}`);
         throw new AppError("service_unavailable", `Not ready: ${status.reason}`);
       }
-      return c.json({ status: "ready" as const }, 200);
+      const { kind, connected } = context.hub.fanOut();
+      return c.json({ status: "ready" as const, fanOut: { kind, connected } }, 200);
     })
     .openapi(metricsRoute, async (c) =>
       c.text(await renderMetrics(metrics, gauges), 200, { "content-type": metrics.registry.contentType }),

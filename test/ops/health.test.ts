@@ -45,7 +45,10 @@ describe("GET /ready", () => {
   it("is ready when the database answers and every migration is applied", async () => {
     const response = await chat.request("GET", "/ready");
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: "ready" });
+    expect(await response.json()).toEqual({
+      status: "ready",
+      fanOut: { kind: process.env.DATABASE_URL ? "postgres" : "single-instance", connected: true },
+    });
   });
 
   it("answers 503 problem+json when the migrations are not applied", async () => {

@@ -210,3 +210,30 @@ describe("the default connection cap", () => {
     expect(defaultMaxConnections()).toBe(Math.floor((openFileLimit() ?? 1024) * 0.9));
   });
 });
+
+describe("--nats-url", () => {
+  const pg = ["--database-url", "postgres://chat@db.example/chat"];
+
+  it("is off by default: the PostgreSQL hub (or one instance) as before", () => {
+    expect(loadConfig(pg, {}).natsUrl).toEqual([]);
+  });
+
+  it("takes the servers of one NATS cluster from the flag or a comma-separated NATS_URL", () => {
+    expect(loadConfig([...pg, "--nats-url", "nats://10.0.0.1:4222", "--nats-url", "nats://10.0.0.2:4222"], {}).natsUrl).toEqual([
+      "nats://10.0.0.1:4222",
+      "nats://10.0.0.2:4222",
+    ]);
+    expect(loadConfig(pg, { NATS_URL: "nats://a:4222,tls://b:4222" }).natsUrl).toEqual(["nats://a:4222", "tls://b:4222"]);
+  });
+
+  it("refuses the embedded database, which is one instance", () => {
+    const message = configError(["--nats-url", "nats://127.0.0.1:4222"]).message;
+    expect(message).toMatch(/nats-url needs database-url/);
+    expect(message).toMatch(/PGlite/);
+    expect(configError([], { NATS_URL: "nats://127.0.0.1:4222" }).message).toMatch(/nats-url needs database-url/);
+  });
+
+  it("refuses a server that is not a nats:// or tls:// URL", () => {
+    expect(configError([...pg, "--nats-url", "http://127.0.0.1:4222"]).message).toMatch(/nats-url must list servers/);
+  });
+});
