@@ -20,7 +20,7 @@ const endToEnd = [
   "test/fuzz/campaign.test.ts",
 ];
 /** A tiny run of `npm run bench`, checking the tool still measures and checks what it should. */
-const bench = ["test/bench/bench.test.ts"];
+const bench = ["test/bench/bench.test.ts", "test/bench/instances.test.ts"];
 
 // Everything else calls the app in-process over a real database (PGlite, or PostgreSQL with
 // DATABASE_URL): the "integration" project, which also takes any new file no list names.

@@ -51,6 +51,8 @@ export type ScenarioResult = {
   title: string;
   parameters: Record<string, string | number>;
   figures: Figure[];
+  /** Tables of their own, after the figures: one row per configuration, for scenarios that compare several. */
+  tables?: { caption: string; headers: string[]; rows: string[][] }[] | undefined;
   /** Correctness: any failure fails the run. */
   checks: Check[];
   /** The issue's performance targets: reported, never failing the run. */
@@ -144,7 +146,9 @@ function scenarioMarkdown(result: ScenarioResult): string {
   const parameters = Object.entries(result.parameters)
     .map(([name, value]) => `${name} ${value}`)
     .join(", ");
-  const lines = [`### ${result.title}`, "", `Parameters: ${parameters}.`, "", figureTable(result.figures), ""];
+  const lines = [`### ${result.title}`, "", `Parameters: ${parameters}.`, ""];
+  if (result.figures.length > 0) lines.push(figureTable(result.figures), "");
+  for (const table of result.tables ?? []) lines.push(table.caption, "", markdownTable(table.headers, table.rows), "");
   lines.push(
     "Checks:",
     ...result.checks.map(

@@ -69,13 +69,20 @@ export class CpuMeter {
   private readonly helperStart: number;
   private readonly machineStart = readMachineBusyMs();
 
+  /** `serverPid` may list several server processes (instances of one cluster): their CPU adds up. */
   constructor(
-    private readonly serverPid: number | undefined,
+    private readonly serverPid: number | readonly number[] | undefined,
     private readonly helperPids: () => number[] = () => [],
   ) {
-    this.serverStart = serverPid ? readCpuMs(serverPid) : 0;
+    this.serverStart = this.serverCpuMs();
     this.postgresStart = readPostgresCpuMs();
     this.helperStart = this.helperCpuMs();
+  }
+
+  private serverCpuMs(): number {
+    if (this.serverPid === undefined) return 0;
+    const pids = typeof this.serverPid === "number" ? [this.serverPid] : this.serverPid;
+    return pids.reduce((sum, pid) => sum + readCpuMs(pid), 0);
   }
 
   private helperCpuMs(): number {
@@ -86,7 +93,7 @@ export class CpuMeter {
     const wallMs = nowMs() - this.startedAt;
     const generator = process.cpuUsage(this.generatorStart);
     const generatorMs = (generator.user + generator.system) / 1000 + (this.helperCpuMs() - this.helperStart);
-    const serverMs = this.serverPid ? readCpuMs(this.serverPid) - this.serverStart : 0;
+    const serverMs = this.serverCpuMs() - this.serverStart;
     const postgresMs = readPostgresCpuMs() - this.postgresStart;
     const otherMs = Math.max(0, readMachineBusyMs() - this.machineStart - generatorMs - serverMs - postgresMs);
     const percent = (ms: number) => (wallMs > 0 ? (100 * ms) / wallMs : 0);

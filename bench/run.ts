@@ -2,13 +2,15 @@
  * npm run bench -- [--tiny | --full] [--scenario idle,direct,broadcast,reconnect,baselines | storage]
  *   [--users N] [--senders M] [--recipients P] [--rate R] [--storm-rate R] [--duration S]
  *   [--fanout K] [--broadcasts B] [--concurrency C] [--text-bytes N] [--time-limit S]
+ *   [--instances 1,2,4] [--bus nats,postgres] [--instance-rate R] [--nats-port P]
  *   [--database-url URL | --embedded] [--cpu-prof] [--label NAME] [--out BENCHMARKS.md | --no-write] [--json FILE]
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { allChecksPass, reportMarkdown, upsertSection } from "./report.js";
-import { PRESETS, runBench, SCENARIO_NAMES, type ScenarioName, type Sizes } from "./runner.js";
+import { DEFAULT_SCENARIOS, PRESETS, runBench, SCENARIO_NAMES, type ScenarioName, type Sizes } from "./runner.js";
+import { BUSES, type Bus } from "./scenarios/instances.js";
 import { repoRoot } from "./server-process.js";
 import { measureStorage, storageMarkdown } from "./storage.js";
 
@@ -17,7 +19,7 @@ const STORAGE_DELIVERIES = 20_000;
 
 const USAGE = `usage: npm run bench -- [options]
   --tiny | --full            sizes: tiny (seconds, the test suite's), default small, full (the issue's, minutes)
-  --scenario <list>          comma-separated: ${SCENARIO_NAMES.join(",")} (default all);
+  --scenario <list>          comma-separated: ${SCENARIO_NAMES.join(",")} (default all but instances);
                              or storage alone: bytes on disk per direct message and per broadcast recipient
                              (20,000 of each, in-process; --text-bytes and --fanout apply)
   --users <n>                idle streams and reconnect storm: users with a stream each
@@ -32,6 +34,11 @@ const USAGE = `usage: npm run bench -- [options]
   --text-bytes <n>           message text size
   --full-presence-check-up-to <n>  parse every presence notice up to n users (default 2000)
   --time-limit <s>           idle streams: stop logging users in after this long (tiny 60, small 120, full 300)
+  --instances <list>         several instances: instance counts to compare (tiny 1,2; small and full 1,2,4);
+                             --senders and --recipients are then per instance
+  --bus <list>               several instances: ${BUSES.join(",")} (default both)
+  --instance-rate <r>        several instances: offered messages/s per instance (tiny 50, small 150, full 300)
+  --nats-port <p>            several instances: loopback port for the bench's own nats-server (default: any free)
   --database-url <url>       PostgreSQL server for scratch databases (default $DATABASE_URL)
   --embedded                 run the service on embedded PGlite instead
   --cpu-prof                 write the server's V8 CPU profile per scenario (bench/profiles/) and summarise it
@@ -52,6 +59,7 @@ const numberFlags = {
   "text-bytes": "textBytes",
   "full-presence-check-up-to": "fullPresenceCheckUpTo",
   "time-limit": "timeLimit",
+  "instance-rate": "instanceRate",
 } as const satisfies Record<string, keyof Sizes>;
 
 function parse() {
@@ -61,6 +69,9 @@ function parse() {
       full: { type: "boolean" },
       scenario: { type: "string" },
       ...Object.fromEntries(Object.keys(numberFlags).map((name) => [name, { type: "string" as const }])),
+      instances: { type: "string" },
+      bus: { type: "string" },
+      "nats-port": { type: "string" },
       "database-url": { type: "string" },
       embedded: { type: "boolean" },
       "cpu-prof": { type: "boolean" },
@@ -84,10 +95,22 @@ function parse() {
     if (!Number.isFinite(value) || value <= 0) throw new Error(`--${flag} must be a positive number`);
     sizes[key] = value;
   }
+  if (values.instances !== undefined) {
+    sizes.instanceCounts = values.instances.split(",").map(Number);
+    if (!sizes.instanceCounts.every((count) => Number.isInteger(count) && count > 0))
+      throw new Error("--instances must list positive whole numbers, e.g. 1,2,4");
+  }
+  if (values.bus !== undefined) {
+    sizes.buses = values.bus.split(",").map((bus) => bus.trim()) as Bus[];
+    for (const bus of sizes.buses) if (!BUSES.includes(bus)) throw new Error(`unknown bus ${bus}; one of ${BUSES.join(", ")}`);
+  }
+  const natsPort = values["nats-port"] === undefined ? undefined : Number(values["nats-port"]);
+  if (natsPort !== undefined && !(Number.isInteger(natsPort) && natsPort > 0 && natsPort < 65536))
+    throw new Error("--nats-port must be a port number");
   const storage = values.scenario?.trim() === "storage";
   const scenarios = storage
     ? []
-    : ((values.scenario ?? SCENARIO_NAMES.join(",")).split(",").map((name) => name.trim()) as ScenarioName[]);
+    : ((values.scenario ?? DEFAULT_SCENARIOS.join(",")).split(",").map((name) => name.trim()) as ScenarioName[]);
   for (const name of scenarios)
     if (!SCENARIO_NAMES.includes(name)) throw new Error(`unknown scenario ${name}; one of ${SCENARIO_NAMES.join(", ")}`);
   const databaseUrl = values.embedded ? undefined : (values["database-url"] ?? process.env.DATABASE_URL) || undefined;
@@ -96,7 +119,7 @@ function parse() {
       "set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) or pass --database-url, or --embedded for PGlite",
     );
   }
-  return { values, sizes, scenarios, storage, databaseUrl };
+  return { values, sizes, scenarios, storage, databaseUrl, natsPort };
 }
 
 async function main() {
@@ -107,7 +130,7 @@ async function main() {
     console.error(`${(error as Error).message}\n${USAGE}`);
     process.exit(2);
   }
-  const { values, sizes, scenarios, storage, databaseUrl } = parsed;
+  const { values, sizes, scenarios, storage, databaseUrl, natsPort } = parsed;
   const stamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14);
   const command = ["npm run bench --", ...process.argv.slice(2)].join(" ");
   if (storage) return runStorage(values, sizes, databaseUrl, stamp, command);
@@ -116,6 +139,7 @@ async function main() {
     scenarios,
     databaseUrl,
     cpuProfileDir: values["cpu-prof"] ? join(repoRoot, "bench", "profiles", stamp) : undefined,
+    natsPort,
     label: values.label ?? "latest",
     command,
     log: (line) => console.error(line),

@@ -8,6 +8,7 @@ import { runBroadcastFanout } from "./scenarios/broadcast-fanout.js";
 import { makeWorkDir, mainThreadProfile, type BenchOptions } from "./scenarios/context.js";
 import { runDirectMessages } from "./scenarios/direct-messages.js";
 import { runIdleStreams } from "./scenarios/idle-streams.js";
+import { runInstances } from "./scenarios/instances.js";
 import { runReconnectStorm } from "./scenarios/reconnect-storm.js";
 import { buildService } from "./server-process.js";
 
@@ -17,10 +18,13 @@ const SCENARIOS = {
   broadcast: runBroadcastFanout,
   reconnect: runReconnectStorm,
   baselines: runBaselines,
+  instances: runInstances,
 } satisfies Record<string, (options: BenchOptions) => Promise<ScenarioResult>>;
 
 export type ScenarioName = keyof typeof SCENARIOS;
 export const SCENARIO_NAMES = Object.keys(SCENARIOS) as ScenarioName[];
+/** What a run without --scenario runs: every scenario of one server (several instances are asked for by name). */
+export const DEFAULT_SCENARIOS = SCENARIO_NAMES.filter((name) => name !== "instances");
 
 export type Sizes = Pick<
   BenchOptions,
@@ -36,6 +40,9 @@ export type Sizes = Pick<
   | "textBytes"
   | "fullPresenceCheckUpTo"
   | "timeLimit"
+  | "instanceCounts"
+  | "buses"
+  | "instanceRate"
 >;
 
 /** Seconds for the whole suite: tiny is the test suite's, small the default, full the issue's sizes. */
@@ -53,6 +60,9 @@ export const PRESETS: Record<"tiny" | "small" | "full", Sizes> = {
     textBytes: 100,
     fullPresenceCheckUpTo: 2000,
     timeLimit: 60,
+    instanceCounts: [1, 2],
+    buses: ["nats", "postgres"],
+    instanceRate: 50,
   },
   small: {
     users: 1000,
@@ -67,6 +77,9 @@ export const PRESETS: Record<"tiny" | "small" | "full", Sizes> = {
     textBytes: 100,
     fullPresenceCheckUpTo: 2000,
     timeLimit: 120,
+    instanceCounts: [1, 2, 4],
+    buses: ["nats", "postgres"],
+    instanceRate: 150,
   },
   full: {
     users: 10_000,
@@ -81,6 +94,9 @@ export const PRESETS: Record<"tiny" | "small" | "full", Sizes> = {
     textBytes: 100,
     fullPresenceCheckUpTo: 2000,
     timeLimit: 300,
+    instanceCounts: [1, 2, 4],
+    buses: ["nats", "postgres"],
+    instanceRate: 300,
   },
 };
 
@@ -90,6 +106,8 @@ export type RunRequest = {
   /** PostgreSQL server for scratch databases; undefined runs the service on embedded PGlite. */
   databaseUrl: string | undefined;
   cpuProfileDir?: string | undefined;
+  /** Several instances: the port for the benchmark's nats-server (default: one it picks). */
+  natsPort?: number | undefined;
   label: string;
   command: string;
   log?: (line: string) => void;
@@ -105,6 +123,7 @@ export async function runBench(request: RunRequest): Promise<BenchReport> {
     ...request.sizes,
     databaseUrl: request.databaseUrl,
     cpuProfileDir: request.cpuProfileDir,
+    natsPort: request.natsPort,
     workDir,
     // Names scratch databases and tags message texts: unique per run, even for runs started together.
     runId: `${startedAt.toISOString().replace(/\D/g, "").slice(0, 14)}_${process.pid}`,

@@ -175,6 +175,6 @@ export function startChatServer(options: ChatServerOptions): Promise<ServerProce
   if (options.databaseUrl) nodeArgs.push("--database-url", options.databaseUrl);
   else nodeArgs.push("--data-dir", options.dataDir);
   nodeArgs.push(...(options.extraArgs ?? []));
-  // The server reads DATABASE_URL itself when no flag is given: keep the embedded run embedded.
-  return ServerProcess.start("chat server", nodeArgs, { env: { DATABASE_URL: "", JWT_SECRET: "" } });
+  // The server reads DATABASE_URL and NATS_URL itself when no flag is given: keep the run what its flags say.
+  return ServerProcess.start("chat server", nodeArgs, { env: { DATABASE_URL: "", NATS_URL: "", JWT_SECRET: "" } });
 }

@@ -5,6 +5,7 @@ import { createScratchDatabase, type ScratchDatabase } from "../database.js";
 import { loginAll, warmUp, type LoggedInUser } from "../load/chat-client.js";
 import { HttpPool } from "../load/http-client.js";
 import type { Check } from "../report.js";
+import type { Bus } from "./instances.js";
 import {
   benchUsers,
   startChatServer,
@@ -39,6 +40,13 @@ export type BenchOptions = {
   timeLimit: number;
   /** Parse every presence notice (exact checks) up to this many users; above it, count them. */
   fullPresenceCheckUpTo: number;
+  /** Several instances: the instance counts to compare, each on every bus in `buses`. */
+  instanceCounts: number[];
+  buses: Bus[];
+  /** Several instances: offered messages per second per instance (the total grows with the count). */
+  instanceRate: number;
+  /** Several instances: the loopback port for the benchmark's own nats-server; undefined lets it choose. */
+  natsPort: number | undefined;
   /** PostgreSQL server to create scratch databases on; undefined means embedded PGlite. */
   databaseUrl: string | undefined;
   /** Directory for server CPU profiles, one subdirectory per scenario. */

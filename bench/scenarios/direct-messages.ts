@@ -4,7 +4,7 @@ import { nowMs, sleep, waitUntil } from "../load/clock.js";
 import { cpuPerOperation, formatCount, formatLatency, formatMs, formatRate, type Check, type ScenarioResult } from "../report.js";
 import { CpuMeter } from "../resource-usage.js";
 import { loginScenarioUsers, startScenarioServer, type BenchOptions, type ScenarioServer } from "./context.js";
-import { MessageLedger, phaseFigures } from "./message-ledger.js";
+import { DIRECT_MESSAGE_CHECKS, MessageLedger, phaseFigures } from "./message-ledger.js";
 import { offerAtRate, saturate, Sender } from "./message-senders.js";
 
 const DRAIN_TIMEOUT_MS = 20_000;
@@ -157,16 +157,7 @@ export async function runDirectMessages(options: BenchOptions): Promise<Scenario
         detail:
           fixedDrained && saturationDrained ? "" : `${ledger.undelivered()} still undelivered after ${DRAIN_TIMEOUT_MS / 1000} s`,
       },
-      ...ledger.violations.checks({
-        "post-failed": "every POST /messages answered 201",
-        lost: "no accepted message lost",
-        duplicate: "no message delivered twice",
-        "wrong-user": "every message reached its recipient and no one else",
-        order: "each sender's messages arrive in the order sent",
-        "id-order": "event ids increase on every stream",
-        "id-mismatch": "the delivered event carries the id the 201 returned",
-        "stream-closed": "no stream was cut off",
-      }),
+      ...ledger.violations.checks(DIRECT_MESSAGE_CHECKS),
     );
     result.targets.push(
       {

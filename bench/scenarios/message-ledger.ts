@@ -23,6 +23,18 @@ export type MessageRecord = {
   deliveredAt: number;
 };
 
+/** The violations a ledger of direct messages counts, each named as a check of the report. */
+export const DIRECT_MESSAGE_CHECKS = {
+  "post-failed": "every POST /messages answered 201",
+  lost: "no accepted message lost",
+  duplicate: "no message delivered twice",
+  "wrong-user": "every message reached its recipient and no one else",
+  order: "each sender's messages arrive in the order sent",
+  "id-order": "event ids increase on every stream",
+  "id-mismatch": "the delivered event carries the id the 201 returned",
+  "stream-closed": "no stream was cut off",
+};
+
 /** Text of a message: tag, sender, sequence number, planned time, padding. Parsed back on delivery. */
 const TEXT_PATTERN = /^(\S+) s(\d+) n(\d+) t(\d+(?:\.\d+)?)/;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PRESETS, runBench, SCENARIO_NAMES } from "../../bench/runner.js";
+import { DEFAULT_SCENARIOS, PRESETS, runBench } from "../../bench/runner.js";
 
 // The full benchmark is `npm run bench`; this tiny run keeps every scenario and its checks working.
 // It uses PostgreSQL when DATABASE_URL is set, and the service's embedded PGlite otherwise.
@@ -9,7 +9,7 @@ describe("npm run bench at tiny size", () => {
   it("runs every scenario and every correctness check holds", { timeout: 300_000 }, async () => {
     const report = await runBench({
       sizes: PRESETS.tiny,
-      scenarios: SCENARIO_NAMES,
+      scenarios: DEFAULT_SCENARIOS,
       databaseUrl: process.env.DATABASE_URL || undefined,
       label: "test",
       command: "vitest test/bench/bench.test.ts",

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitUntil } from "../../bench/load/clock.js";
 import { ChunkedDecoder, HttpConnection, type Origin } from "../../bench/load/http-client.js";
 import { openStream, SseStream, type SseEvent } from "../../bench/load/sse-client.js";
+import { metricDelta, parseMetrics, sumMetric } from "../../bench/metrics-scrape.js";
 import { Samples, upsertSection } from "../../bench/report.js";
 
 /** SSE bodies the test server sends, written in the given pieces with a pause between. */
@@ -214,5 +215,33 @@ describe("upsertSection", () => {
     expect(second).toContain("two");
     expect(second.indexOf("intro")).toBeLessThan(second.indexOf("two"));
     expect(second.indexOf("two")).toBeLessThan(second.indexOf("after"));
+  });
+});
+
+describe("metrics scrape", () => {
+  const exposition = (received: number, reads: number) =>
+    [
+      "# HELP chat_bus_received_total Notices this instance received",
+      "# TYPE chat_bus_received_total counter",
+      `chat_bus_received_total{kind="event"} ${received}`,
+      'chat_bus_received_total{kind="presence"} 3',
+      'chat_bus_received_total{kind="session"} 0',
+      `chat_event_log_reads_total ${reads}`,
+      'chat_events_delivered_total{type="message"} 7',
+      'chat_events_delivered_total{type="broadcast"} 2',
+      "",
+    ].join("\n");
+
+  it("sums a counter's series, all of them or those with a label, and differences two scrapes", () => {
+    const before = parseMetrics(exposition(10, 4));
+    const after = parseMetrics(exposition(25, 9));
+    expect(sumMetric(after, "chat_bus_received_total")).toBe(28);
+    expect(sumMetric(after, "chat_bus_received_total", 'kind="event"')).toBe(25);
+    expect(sumMetric(after, "chat_events_delivered_total", 'type="message"')).toBe(7);
+    expect(metricDelta(before, after, "chat_bus_received_total")).toBe(15);
+    expect(metricDelta(before, after, "chat_event_log_reads_total")).toBe(5);
+    // A name that only prefixes another is not that metric; a missing one is undefined, not 0.
+    expect(sumMetric(after, "chat_bus_received")).toBeUndefined();
+    expect(metricDelta(before, after, "chat_bus_published_total")).toBeUndefined();
   });
 });
