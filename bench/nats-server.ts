@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 
 /** "Listening for client connections on 127.0.0.1:14400" in nats-server's log. */
 const LISTENING = /Listening for client connections on [^\s]+:(\d+)/;
@@ -8,9 +9,10 @@ export type NatsServer = { url: string; pid: number; stop(): Promise<void> };
 /**
  * Starts a throw-away nats-server (no JetStream, nothing durable: the chat service keeps its
  * truth in PostgreSQL) on loopback, on `port` or, when it is undefined, on a port of its own
- * choosing (`-p -1`). `command` is the nats-server binary, found on PATH by default.
+ * choosing (`-p -1`). `command` is the nats-server binary: by default NATS_SERVER, else Debian's
+ * /usr/sbin/nats-server (not on every user's PATH), else whatever PATH finds.
  */
-export function startNatsServer(port: number | undefined, command = "nats-server"): Promise<NatsServer> {
+export function startNatsServer(port: number | undefined, command = defaultCommand()): Promise<NatsServer> {
   const child = spawn(command, ["-a", "127.0.0.1", "-p", String(port ?? -1)], { stdio: ["ignore", "pipe", "pipe"] });
   const lines: string[] = [];
   const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
@@ -52,3 +54,6 @@ export function startNatsServer(port: number | undefined, command = "nats-server
     });
   });
 }
+
+const defaultCommand = () =>
+  process.env.NATS_SERVER ?? (existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server");
