@@ -12,10 +12,15 @@ export async function sendMessage(chat: TestChat, token: string, to: string, tex
 }
 
 /** Polls `check` until it holds; for state that changes on a timer (the delivered cursor, the sweeper). */
-export async function waitUntil(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000) {
+export async function waitUntil(
+  check: () => Promise<boolean> | boolean,
+  /** What is awaited; a function is asked at the deadline, to say what is still missing then. */
+  what: string | (() => string),
+  timeoutMs = 10_000,
+) {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
     await sleep(50);
   }
 }

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitUntil } from "../events/helpers.js";
 import type { Cluster } from "../support/cluster.js";
 import { startChatOverNats, untilConnected, type NatsCluster } from "../support/nats-cluster.js";
 import type { EventReader } from "../support/sse.js";
@@ -19,15 +20,6 @@ const messagesOf = (reader: EventReader) =>
   reader.events
     .filter((event) => event.event === "message")
     .map((event) => ({ id: Number(event.id), text: (event.data as { text: string }).text }));
-
-/** Polls until `done()` holds, or throws with `describe()` after `timeoutMs`. */
-async function until(done: () => boolean | Promise<boolean>, timeoutMs: number, describe: () => string) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${describe()}`);
-    await sleep(50);
-  }
-}
 
 describe.skipIf(!onPostgres)("faults of NATS and of instances under traffic", () => {
   let nats: NatsCluster;
@@ -107,24 +99,24 @@ describe.skipIf(!onPostgres)("faults of NATS and of instances under traffic", ()
     const busBefore = await Promise.all(instances().map((instance) => cluster.metric(instance, "chat_bus_received_total")));
     let killedNode = false;
     const first = traffic(100, () => killedNode);
-    await until(
+    await waitUntil(
       () => sent >= 60,
-      60_000,
       () => `only ${sent} sent`,
+      60_000,
     );
     const connections = await nats.clientCounts();
     const victim = nats.nodes[connections.indexOf(Math.max(...connections))]!;
     nats.hang(victim);
     const sentAtHang = sent;
-    await until(
+    await waitUntil(
       () => sent >= sentAtHang + 30,
-      60_000,
       () => `only ${sent - sentAtHang} sent since the hang`,
+      60_000,
     );
     await nats.kill(victim);
     killedNode = true;
     await first;
-    await until(everythingArrived, 30_000, missing);
+    await waitUntil(everythingArrived, missing, 30_000);
     // The messages really crossed over NATS (not only from the log).
     const busAfter = await Promise.all(instances().map((instance) => cluster.metric(instance, "chat_bus_received_total")));
     expect(busAfter.every((count, index) => count > busBefore[index]!)).toBe(true);
@@ -132,10 +124,10 @@ describe.skipIf(!onPostgres)("faults of NATS and of instances under traffic", ()
     // 2. kill -9 an instance holding a recipient's stream and two senders' requests, mid-traffic.
     const sentBefore = sent;
     const second = traffic(40);
-    await until(
+    await waitUntil(
       () => sent >= sentBefore + 60,
-      60_000,
       () => `only ${sent} sent`,
+      60_000,
     );
     const killed = instances()[0]!;
     alive.delete(killed);
@@ -151,7 +143,7 @@ describe.skipIf(!onPostgres)("faults of NATS and of instances under traffic", ()
         .get(name)!
         .push(await cluster.events(elsewhere, tokens.get(name)!, lastId === undefined ? undefined : String(lastId)));
     }
-    await until(everythingArrived, 30_000, missing);
+    await waitUntil(everythingArrived, missing, 30_000);
     // Let anything late or duplicated show up before counting.
     await sleep(1000);
 
@@ -207,11 +199,11 @@ describe.skipIf(!onPostgres)("faults of NATS and of instances under traffic", ()
     while (Date.now() - downSince < 25_000) {
       await post("/messages", { to: luke, text: `down ${round}` });
       await post("/broadcasts", { text: `all down ${round}` });
-      await until(
+      await waitUntil(
         () =>
           texts(lukeStream, "message").includes(`down ${round}`) && texts(leiaStream, "broadcast").includes(`all down ${round}`),
-        20_000,
         () => `round ${round}: ${JSON.stringify([lukeStream.events, leiaStream.events])}`,
+        20_000,
       );
       round++;
       await sleep(2000);
@@ -222,19 +214,19 @@ describe.skipIf(!onPostgres)("faults of NATS and of instances under traffic", ()
     // Live again: luke's instance hears of new messages over NATS once more.
     const heardBefore = await cluster.metric(b, "chat_bus_received_total");
     let after = 0;
-    await until(
+    await waitUntil(
       async () => {
         await post("/messages", { to: luke, text: `after ${after++}` });
         await sleep(400);
         return (await cluster.metric(b, "chat_bus_received_total")) > heardBefore;
       },
-      40_000,
       () => `${b.url} never heard from NATS again:\n${b.output().slice(-2000)}`,
+      40_000,
     );
-    await until(
+    await waitUntil(
       () => texts(lukeStream, "message").includes(`after ${after - 1}`),
-      10_000,
       () => JSON.stringify(lukeStream.events),
+      10_000,
     );
     await sleep(500);
     const all = texts(lukeStream, "message");

@@ -9,14 +9,6 @@ const onPostgres = Boolean(process.env.DATABASE_URL);
 
 type Instance = Cluster["instances"][number];
 
-/** One sample of a counter or gauge from an instance's /metrics (name with its labels, as printed). */
-async function metric(instance: Instance, series: string): Promise<number> {
-  const text = await (await fetch(`${instance.url}/metrics`)).text();
-  const line = text.split("\n").find((row) => row.startsWith(`${series} `));
-  if (!line) throw new Error(`no ${series} in /metrics`);
-  return Number(line.slice(series.length + 1));
-}
-
 async function fanOut(instance: Instance) {
   const response = await fetch(`${instance.url}/ready`);
   expect(response.status).toBe(200);
@@ -79,25 +71,25 @@ describe.skipIf(!onPostgres)("two instances fanning out over one NATS server", (
     const vaderStream = await cluster.events(b, vader);
     await vaderStream.quietFor(1500); // the stream's first read of the log and the subscription's two settle
 
-    const readsBefore = await metric(b, "chat_event_log_reads_total");
-    const heardOnB = await metric(b, 'chat_bus_received_total{kind="event"}');
-    const heardOnA = await metric(a, 'chat_bus_received_total{kind="event"}');
+    const readsBefore = await cluster.metric(b, "chat_event_log_reads_total");
+    const heardOnB = await cluster.metric(b, "chat_bus_received_total", 'kind="event"');
+    const heardOnA = await cluster.metric(a, "chat_bus_received_total", 'kind="event"');
     const sent = await cluster.call(a, "POST", "/messages", han, { to: "darth..vader-2", text: "I am your father" });
     expect(sent.status).toBe(201);
     expect((await vaderStream.next("message")).data).toMatchObject({ from: "han.solo", to: "darth..vader-2" });
     await sleep(300);
-    expect(await metric(b, "chat_event_log_reads_total")).toBe(readsBefore);
-    expect(await metric(b, 'chat_bus_received_total{kind="event"}')).toBe(heardOnB + 1);
+    expect(await cluster.metric(b, "chat_event_log_reads_total")).toBe(readsBefore);
+    expect(await cluster.metric(b, "chat_bus_received_total", 'kind="event"')).toBe(heardOnB + 1);
     // a holds no stream of darth..vader-2 (nor of han.solo): it subscribed to neither.
-    expect(await metric(a, 'chat_bus_received_total{kind="event"}')).toBe(heardOnA);
+    expect(await cluster.metric(a, "chat_bus_received_total", 'kind="event"')).toBe(heardOnA);
 
     // Once b's last stream of the user closes, b no longer hears of their events.
     await vaderStream.close();
-    await waitUntil(async () => (await metric(b, "chat_event_streams_open")) === 0, "b's streams to close");
+    await waitUntil(async () => (await cluster.metric(b, "chat_event_streams_open")) === 0, "b's streams to close");
     await sleep(300);
     expect((await cluster.call(a, "POST", "/messages", han, { to: "darth..vader-2", text: "Noooo" })).status).toBe(201);
     await sleep(500);
-    expect(await metric(b, 'chat_bus_received_total{kind="event"}')).toBe(heardOnB + 1);
+    expect(await cluster.metric(b, "chat_bus_received_total", 'kind="event"')).toBe(heardOnB + 1);
   }, 60_000);
 
   it("still delivers every event, late from the log, while NATS is down, and live again once it is back", async () => {
@@ -108,20 +100,20 @@ describe.skipIf(!onPostgres)("two instances fanning out over one NATS server", (
 
     await nats.stop("SIGKILL");
     await waitUntil(async () => !(await fanOut(b)).connected, "b to notice NATS is gone");
-    const readsOffline = await metric(b, "chat_event_log_reads_total");
+    const readsOffline = await cluster.metric(b, "chat_event_log_reads_total");
     expect((await cluster.call(a, "POST", "/messages", leia, { to: "obiwan", text: "Help me" })).status).toBe(201);
     expect((await stream.next("message", 10_000)).data).toMatchObject({ text: "Help me" });
     // It came from the log, which the stream reads every second meanwhile.
-    expect(await metric(b, "chat_event_log_reads_total")).toBeGreaterThan(readsOffline);
+    expect(await cluster.metric(b, "chat_event_log_reads_total")).toBeGreaterThan(readsOffline);
 
     await nats.restart();
     await waitUntil(async () => (await fanOut(a)).connected && (await fanOut(b)).connected, "both to reconnect", 45_000);
     await sleep(1500); // the reconnect's read of the log, and any polling read in flight
-    const readsBefore = await metric(b, "chat_event_log_reads_total");
+    const readsBefore = await cluster.metric(b, "chat_event_log_reads_total");
     expect((await cluster.call(a, "POST", "/messages", leia, { to: "obiwan", text: "You're my only hope" })).status).toBe(201);
     expect((await stream.next("message")).data).toMatchObject({ text: "You're my only hope" });
     await sleep(300);
-    expect(await metric(b, "chat_event_log_reads_total")).toBe(readsBefore);
+    expect(await cluster.metric(b, "chat_event_log_reads_total")).toBe(readsBefore);
     expect(stream.events.filter((event) => event.event === "message")).toHaveLength(2);
     await stream.close();
   }, 150_000);

@@ -1,6 +1,7 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseMetrics, sumMetric } from "../../bench/metrics-scrape.js";
 import { TEST_HASH_COST, passwordOf } from "./chat.js";
 import { openTestDatabase } from "./database.js";
 import { spawnServer, type ServerProcess } from "./server-process.js";
@@ -50,14 +51,13 @@ export async function startCluster(usernames: string[], size: number, extraArgs:
       if (response.status !== 200) throw new Error(`events: ${response.status} ${await response.text()}`);
       return new EventReader(response);
     },
-    /** The sum of every sample of one metric (all its label sets) on an instance's /metrics. */
-    async metric(instance: ServerProcess, name: string): Promise<number> {
-      const text = await (await call(instance, "GET", "/metrics")).text();
-      let sum = 0;
-      for (const line of text.split("\n")) {
-        const match = line.match(/^([a-z_:]+)(?:\{[^}]*\})? ([\d.e+-]+)$/);
-        if (match?.[1] === name) sum += Number(match[2]);
-      }
+    /**
+     * The sum of every series of one metric on an instance's /metrics, or of those whose labels
+     * include `labels` (e.g. `kind="event"`); fails when the instance does not export it.
+     */
+    async metric(instance: ServerProcess, name: string, labels = ""): Promise<number> {
+      const sum = sumMetric(parseMetrics(await (await call(instance, "GET", "/metrics")).text()), name, labels);
+      if (sum === undefined) throw new Error(`no ${name}${labels ? `{${labels}}` : ""} in ${instance.url}/metrics`);
       return sum;
     },
     async stop() {
