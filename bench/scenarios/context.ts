@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createScratchDatabase, type ScratchDatabase } from "../database.js";
 import { loginAll, warmUp, type LoggedInUser } from "../load/chat-client.js";
-import { HttpPool } from "../load/http-client.js";
+import { HttpPool, type Origin } from "../load/http-client.js";
 import type { Check } from "../report.js";
 import type { Bus } from "./instances.js";
 import {
@@ -118,10 +118,19 @@ export async function startScenarioServer(
 }
 
 /** Logs every scenario user in over a pool of keep-alive connections, `options.concurrency` at a time. */
-export async function loginScenarioUsers(scenario: ScenarioServer, options: BenchOptions): Promise<LoggedInUser[]> {
-  const pool = new HttpPool(scenario.server.origin, Math.min(32, options.concurrency));
+export function loginScenarioUsers(scenario: ScenarioServer, options: BenchOptions): Promise<LoggedInUser[]> {
+  return loginUsers(scenario.server.origin, scenario.users, options);
+}
+
+/** Logs `users` in on the server at `origin`, `options.concurrency` at a time, over keep-alive connections. */
+export async function loginUsers(
+  origin: Origin,
+  users: readonly BenchUserCredentials[],
+  options: Pick<BenchOptions, "concurrency">,
+): Promise<LoggedInUser[]> {
+  const pool = new HttpPool(origin, Math.min(32, options.concurrency));
   try {
-    return await loginAll(pool, scenario.users, options.concurrency);
+    return await loginAll(pool, users, options.concurrency);
   } finally {
     pool.close();
   }

@@ -1,9 +1,8 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { createScratchDatabase, type ScratchDatabase } from "../database.js";
-import { loginAll, openStreams, warmUp, type LoggedInUser } from "../load/chat-client.js";
+import { openStreams, warmUp, type LoggedInUser } from "../load/chat-client.js";
 import { sleep, waitUntil } from "../load/clock.js";
-import { HttpPool } from "../load/http-client.js";
 import type { SseStream } from "../load/sse-client.js";
 import { metricDelta, scrapeMetrics } from "../metrics-scrape.js";
 import { startNatsServer, type NatsServer } from "../nats-server.js";
@@ -16,7 +15,7 @@ import {
   type BenchUserCredentials,
   type ServerProcess,
 } from "../server-process.js";
-import type { BenchOptions } from "./context.js";
+import { loginUsers, type BenchOptions } from "./context.js";
 import { DIRECT_MESSAGE_CHECKS, MessageLedger, phaseFigures } from "./message-ledger.js";
 import { offerAtRate, saturate, Sender } from "./message-senders.js";
 
@@ -191,13 +190,8 @@ async function measureCluster(options: BenchOptions, bus: Bus, count: number): P
     const loggedIn = await Promise.all(
       cluster.servers.map(async (server, instance) => {
         const home = cluster.homes[instance]!;
-        const pool = new HttpPool(server.origin, Math.min(32, options.concurrency));
-        try {
-          const users = await loginAll(pool, [...home.senders, ...home.recipients], options.concurrency);
-          return { senders: users.slice(0, home.senders.length), recipients: users.slice(home.senders.length) };
-        } finally {
-          pool.close();
-        }
+        const users = await loginUsers(server.origin, [...home.senders, ...home.recipients], options);
+        return { senders: users.slice(0, home.senders.length), recipients: users.slice(home.senders.length) };
       }),
     );
     for (const [instance, server] of cluster.servers.entries()) {
