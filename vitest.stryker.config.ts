@@ -5,9 +5,11 @@ delete process.env.DATABASE_URL;
 
 /**
  * The tests Stryker runs against each mutant of src/chat, src/lib and src/routes: the unit tests of
- * those folders and the in-process integration tests (app.request over PGlite). No real sockets,
- * child processes, browsers or benchmarks, and not the property-based fuzz runs: each mutant
- * runs the tests that cover it, so every second here is paid hundreds of times.
+ * those folders, the in-process integration tests (app.request over PGlite), and the end-to-end
+ * tests that run the server in this process on a real socket. No child processes, browsers,
+ * several instances or benchmarks (a mutant is active only in this process), and not the
+ * property-based fuzz runs: each mutant runs the tests that cover it, so every second here is paid
+ * hundreds of times.
  */
 export default defineConfig({
   test: {
@@ -19,6 +21,13 @@ export default defineConfig({
       "test/idempotency/**/*.test.ts",
       "test/rate-limits/**/*.test.ts",
       "test/openapi/**/*.test.ts",
+      // Operations (health, metrics, logs, headers, docs) and start-up (configuration, credentials
+      // file, data folder), in-process.
+      "test/ops/**/*.test.ts",
+      "test/startup/{config,credentials,data-dir,flags-table}.test.ts",
+      // Real sockets, but one process: the stream's head and cut-offs, the connection and stream
+      // caps, body limits, the original's sample sessions.
+      "test/e2e/{body-limit,event-schemas,event-stream-socket,inactivity,limits,sample-sessions}.test.ts",
     ],
     // It counts database lookups against the wall clock, which a loaded machine stretches.
     exclude: ["test/chat/session-cache.test.ts"],
@@ -27,7 +36,9 @@ export default defineConfig({
     // the app again for every test file it touches, which cost more than the tests themselves.
     isolate: false,
     // ...and its test files take turns with PGlite instances instead of loading one each (see test/support/database.ts).
-    env: { CHAT_TEST_REUSE_PGLITE: "1" },
+    env: { CHAT_TEST_REUSE_PGLITE: "1", CHAT_TEST_APP_PER_TEST: "1" },
+    // ...and each test builds its app anew, so the code that builds it counts as covered by the test.
+    setupFiles: ["test/support/app-per-test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

@@ -69,18 +69,27 @@ export function keepActive(chat: TestChat, token: string, everyMs = 300) {
 /**
  * Counts the streams attached to the hub per user, so a test can wait until a stream it opened
  * is live before causing a live-only event (those reach only streams already attached).
+ * `currentHub` names the chat's hub as it is now: a mutation run builds each test's anew.
  */
-export function watchAttachments(hub: Hub) {
+export function watchAttachments(currentHub: () => Hub) {
   const attached = new Map<string, number>();
-  const attach = hub.attach.bind(hub);
-  hub.attach = (subscriber) => {
-    attached.set(subscriber.username, (attached.get(subscriber.username) ?? 0) + 1);
-    return attach(subscriber);
+  const watched = new WeakSet<Hub>();
+  const watch = () => {
+    const hub = currentHub();
+    if (watched.has(hub)) return;
+    watched.add(hub);
+    const attach = hub.attach.bind(hub);
+    hub.attach = (subscriber) => {
+      attached.set(subscriber.username, (attached.get(subscriber.username) ?? 0) + 1);
+      return attach(subscriber);
+    };
   };
+  watch();
   return {
     count: (username: string) => attached.get(username) ?? 0,
     /** Runs `open` and waits until it has attached one more stream for `username`. */
     async opened<T>(username: string, open: () => Promise<T>): Promise<T> {
+      watch();
       const before = attached.get(username) ?? 0;
       const result = await open();
       await waitUntil(() => (attached.get(username) ?? 0) > before, `a stream of ${username} to attach`);

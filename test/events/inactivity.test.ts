@@ -8,7 +8,7 @@ let chat: TestChat;
 let streams: ReturnType<typeof watchAttachments>;
 beforeAll(async () => {
   chat = await createTestChat({ timeoutSeconds: 1 });
-  streams = watchAttachments(chat.context.hub);
+  streams = watchAttachments(() => chat.context.hub);
   // One pass over the code paths first, so a cold start does not eat into the 1 s timeout below.
   // Nothing is asserted here: under load the warm-up session may time out half-way.
   const { obiwan } = await chat.users("obiwan");

@@ -7,7 +7,7 @@ let chat: TestChat;
 let streams: ReturnType<typeof watchAttachments>;
 beforeAll(async () => {
   chat = await createTestChat();
-  streams = watchAttachments(chat.context.hub);
+  streams = watchAttachments(() => chat.context.hub);
 });
 afterAll(() => chat.close());
 

@@ -15,7 +15,7 @@ afterAll(() => chat.close());
 
 /** An app over a database of its own, which the test may then break. */
 async function appOverOwnDatabase() {
-  const database = await openTestDatabase();
+  const database = await openTestDatabase({ broken: true });
   // Silent: once the test closes the database, the sweeper's failures are expected.
   const domain = await createChatContext(
     database,

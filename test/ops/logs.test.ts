@@ -120,7 +120,7 @@ describe("request logs", () => {
 describe("a failing request", () => {
   it("is logged at error level with the error, under the id its problem body quotes", async () => {
     const failing = capturedObservability();
-    const database = await openTestDatabase();
+    const database = await openTestDatabase({ broken: true });
     const domain = await createChatContext(database, testConfig(), failing.observability);
     const app = createApp(domain.context, { observability: failing.observability });
     try {

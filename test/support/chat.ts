@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isNull, sql } from "drizzle-orm";
 import { createApp, type AppOptions } from "../../src/app.js";
-import type { ChatContext } from "../../src/chat/context.js";
 import { upsertUsers } from "../../src/chat/credentials.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import { sessions } from "../../src/db/schema.js";
@@ -54,6 +53,21 @@ function uniqueNames<const Name extends string>(names: Name[]): Record<Name, str
 export const passwordOf = (username: string) => `${username}-pw`;
 
 /**
+ * Mutation runs only (vitest.stryker.config.ts): every test gets its chat's app and domain built
+ * anew, over the same database, before it starts (test/support/app-per-test.ts). Stryker counts
+ * the code a test runs as covered by that test, and code run in `beforeAll` (route registration,
+ * the signing secret, the session cache, the hub) as covered by no test; a mutant there would then
+ * run against almost none of the tests that would notice it.
+ */
+const APP_PER_TEST = process.env.CHAT_TEST_APP_PER_TEST === "1";
+const rebuilders = new Set<() => Promise<void>>();
+
+/** Builds every open test chat's app anew (see APP_PER_TEST). */
+export async function rebuildTestChats(): Promise<void> {
+  for (const rebuild of rebuilders) await rebuild();
+}
+
+/**
  * The app over a fresh database, driven in-process with app.request(). Sweeper and timers run
  * for real; `close()` stops them and drops the database.
  */
@@ -62,9 +76,17 @@ export async function createTestChat(
   appOptions: Omit<AppOptions, "onInternalError"> & { observability?: Observability } = {},
 ) {
   const database = await openTestDatabase();
-  const chat = await createChatContext(database, testConfig(settings), appOptions.observability);
-  const app = createApp(chat.context, { ...appOptions, onInternalError: (error) => console.error(error) });
-  const context: ChatContext = chat.context;
+  const build = async () => {
+    const chat = await createChatContext(database, testConfig(settings), appOptions.observability);
+    const app = createApp(chat.context, { ...appOptions, onInternalError: (error) => console.error(error) });
+    return { chat, app, context: chat.context };
+  };
+  let built = await build();
+  const rebuild = async () => {
+    await built.chat.stop();
+    built = await build();
+  };
+  if (APP_PER_TEST) rebuilders.add(rebuild);
 
   const request = (method: string, path: string, options: RequestOptions = {}) => {
     const headers: Record<string, string> = { ...options.headers };
@@ -74,12 +96,16 @@ export async function createTestChat(
       headers["content-type"] ??= "application/json";
       body = JSON.stringify(options.json);
     }
-    return app.request(path, { method, headers, body });
+    return built.app.request(path, { method, headers, body });
   };
 
   const helpers = {
-    app,
-    context,
+    get app() {
+      return built.app;
+    },
+    get context() {
+      return built.context;
+    },
     db: database.db,
     request,
     /** Creates users for this test; returns their real (unique) names. */
@@ -112,7 +138,8 @@ export async function createTestChat(
         .where(isNull(sessions.endedAt));
     },
     async close() {
-      await chat.stop();
+      rebuilders.delete(rebuild);
+      await built.chat.stop();
       await database.close();
     },
   };

@@ -5,8 +5,12 @@ import postgres from "postgres";
 import { inject } from "vitest";
 import { openPostgres, wrapPglite, type DatabaseHandle } from "../../src/db/client.js";
 
-/** A fresh, migrated database of the kind this run tests (PGlite, or PostgreSQL when DATABASE_URL is set). */
-export async function openTestDatabase(): Promise<DatabaseHandle & { url?: string }> {
+/**
+ * A fresh, migrated database of the kind this run tests (PGlite, or PostgreSQL when DATABASE_URL is set).
+ * `broken`: the test breaks it (closes it under a running app, deletes its migration records), so a
+ * mutation run must not hand it to another test file afterwards.
+ */
+export async function openTestDatabase(options: { broken?: boolean } = {}): Promise<DatabaseHandle & { url?: string }> {
   const url = process.env.DATABASE_URL;
   const postgresTemplate = inject("postgresTemplate");
   if (url && postgresTemplate) {
@@ -31,7 +35,7 @@ export async function openTestDatabase(): Promise<DatabaseHandle & { url?: strin
       },
     };
   }
-  if (process.env.CHAT_TEST_REUSE_PGLITE) return reusedPglite();
+  if (process.env.CHAT_TEST_REUSE_PGLITE && !options.broken) return reusedPglite();
   return wrapPglite(await loadTemplate(), "PGlite test database");
 }
 
