@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 /** No database, no processes: the fast part, seconds in all (`npm run test:unit`). */
 const unit = [
-  "test/chat/{batcher,hub,passwords,periodic,tokens}.test.ts",
+  "test/chat/{batcher,hub,passwords,periodic,tokens,users}.test.ts",
   "test/cli/**/*.test.ts",
   "test/startup/{config,credentials,flags-table,patches}.test.ts",
   "test/*/config.test.ts",

@@ -9,7 +9,7 @@ let chat: TestChat;
 let streams: ReturnType<typeof watchAttachments>;
 beforeAll(async () => {
   chat = await createTestChat({ pingIntervalSeconds: 1 });
-  streams = watchAttachments(chat.context.hub);
+  streams = watchAttachments(() => chat.context.hub);
 });
 afterAll(() => chat.close());
 
@@ -162,6 +162,9 @@ describe("resuming a stream", () => {
   it.each([
     ["larger than any id the user has", "999999"],
     ["not a number", "abc"],
+    ["of digits followed by other characters", "1x"],
+    ["of other characters followed by digits", "x1"],
+    ["of more digits than any id has", "1234567890123456"],
   ])("answers a resume id %s with resync, then replays as if none was given", async (_, unknownId) => {
     const { luke, hansToken } = await pair();
     await sendMessage(chat, hansToken, luke, "waiting one");
