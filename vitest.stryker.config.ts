@@ -22,15 +22,13 @@ export default defineConfig({
       "test/rate-limits/**/*.test.ts",
       "test/openapi/**/*.test.ts",
       // Operations (health, metrics, logs, headers, docs) and start-up (configuration, credentials
-      // file, data folder), in-process.
+      // file), in-process.
       "test/ops/**/*.test.ts",
-      "test/startup/{config,credentials,data-dir,flags-table}.test.ts",
-      // Real sockets, but one process: the stream's head and cut-offs, the connection and stream
-      // caps, body limits, the original's sample sessions.
-      "test/e2e/{body-limit,event-schemas,event-stream-socket,inactivity,limits,sample-sessions}.test.ts",
+      "test/startup/{config,credentials,flags-table}.test.ts",
+      // The connection cap (open-file-limit.ts) on a real socket, in this process. The other
+      // one-process socket tests repeat in-process tests with real waits: seconds per mutant.
+      "test/e2e/limits.test.ts",
     ],
-    // It counts database lookups against the wall clock, which a loaded machine stretches.
-    exclude: ["test/chat/session-cache.test.ts"],
     globalSetup: ["test/support/global-setup.ts"],
     // One worker keeps its imported modules from run to run: without this, each mutant's run imports
     // the app again for every test file it touches, which cost more than the tests themselves.
