@@ -5,7 +5,7 @@
  */
 type Point = { rate: number; p50: number; p99: number; note?: string };
 type Series = { name: string; color: string; points: Point[] };
-type Target = { rate: number; ms: number; label: string };
+type Target = { rate: number; ms: number };
 
 /** What the plot needs of a run: each scenario's id and raw metrics (a report, or its JSON). */
 export type PlotInput = {
@@ -14,7 +14,7 @@ export type PlotInput = {
   scenarios: { id: string; metrics: Record<string, number> }[];
 };
 
-const WIDTH = 820;
+const WIDTH = 840;
 const HEIGHT = 460;
 const PLOT = { left: 64, right: 540, top: 44, bottom: 400 };
 const COLORS = ["#1f5fa8", "#e07b00", "#2a9d4b", "#c0392b", "#7b4fa8", "#8a5a44", "#c2569b"];
@@ -47,13 +47,13 @@ function seriesOf(input: PlotInput): { series: Series[]; targets: Target[] } {
     ]);
     const saturation = mix.saturationAcceptedPerSecond;
     if (finite(saturation)) {
-      if (percents.includes(50)) targets.push({ rate: saturation * 0.5, ms: 50, label: "target at 50 %" });
-      if (percents.includes(70)) targets.push({ rate: saturation * 0.7, ms: 100, label: "target at 70 %" });
+      if (percents.includes(50)) targets.push({ rate: saturation * 0.5, ms: 50 });
+      if (percents.includes(70)) targets.push({ rate: saturation * 0.7, ms: 100 });
     }
   }
   const hot = metrics("direct-hot");
   if (hot) {
-    add("ours: few hot senders (fixed rate, saturation)", [
+    add("ours: few hot senders", [
       { rate: hot.fixedAcceptedPerSecond!, p50: hot.fixedDeliveryP50!, p99: hot.fixedDeliveryP99! },
       { rate: hot.saturationAcceptedPerSecond!, p50: hot.saturationDeliveryP50!, p99: hot.saturationDeliveryP99! },
     ]);
@@ -135,7 +135,6 @@ export function latencySvg(input: PlotInput): string | undefined {
     const [cx, cy] = [x(target.rate), y(target.ms)];
     out.push(
       `<path d="M${f(cx - 5)},${f(cy - 5)}L${f(cx + 5)},${f(cy + 5)}M${f(cx - 5)},${f(cy + 5)}L${f(cx + 5)},${f(cy - 5)}" stroke="black" stroke-width="1.5"/>`,
-      `<text x="${f(cx + 7)}" y="${f(cy - 5)}" fill="#333">${escapeXml(target.label)}</text>`,
     );
   }
   for (const one of series) {
@@ -154,7 +153,7 @@ export function latencySvg(input: PlotInput): string | undefined {
       );
       if (point.note)
         out.push(
-          `<text x="${cx}" y="${f(y(point.p99) - 7)}" text-anchor="middle" fill="${one.color}">${escapeXml(point.note)}</text>`,
+          `<text x="${cx}" y="${f(y(point.p99) - 7)}" text-anchor="middle" font-size="9" fill="${one.color}">${escapeXml(point.note)}</text>`,
         );
     }
   }
@@ -169,7 +168,7 @@ export function latencySvg(input: PlotInput): string | undefined {
     const top = PLOT.top + 8 + series.length * 20;
     out.push(
       `<path d="M${PLOT.right + 12},${top - 4}L${PLOT.right + 20},${top + 4}M${PLOT.right + 12},${top + 4}L${PLOT.right + 20},${top - 4}" stroke="black" stroke-width="1.5"/>`,
-      `<text x="${PLOT.right + 26}" y="${top + 4}">the issue's p99 targets (many users)</text>`,
+      `<text x="${PLOT.right + 26}" y="${top + 4}">p99 targets: 50 ms at 50 %, 100 ms at 70 %</text>`,
     );
   }
   out.push("</svg>", "");

@@ -1,6 +1,6 @@
 import { nowMs, sleep } from "../load/clock.js";
 import { formatBytes, formatCount, formatLatency, formatMs, formatRate, Samples, type ScenarioResult } from "../report.js";
-import { CpuMeter, readRss } from "../resource-usage.js";
+import { CpuMeter, readRss, type CpuShare } from "../resource-usage.js";
 import type { BenchOptions } from "./context.js";
 import { DIRECT_MESSAGE_CHECKS } from "./message-ledger.js";
 import { offerAtRate } from "./message-senders.js";
@@ -62,10 +62,9 @@ export async function runSoak(options: BenchOptions): Promise<ScenarioResult> {
     const overall = new Samples();
     let undrainedPhases = 0;
     /** Figures for one interval's messages once they had time to arrive, then forgets them. */
-    const closeInterval = async (index: number, startMs: number, rss: number, meter: CpuMeter) => {
+    const closeInterval = async (index: number, startMs: number, rss: number, cpu: CpuShare) => {
       const phase = `soak-${index}`;
       const drained = await mix.drain(phase);
-      const cpu = meter.stop();
       const delivery = new Samples();
       let accepted = 0;
       for (const record of ledger.byPhase.get(phase) ?? []) {
@@ -90,12 +89,12 @@ export async function runSoak(options: BenchOptions): Promise<ScenarioResult> {
       await sleep(Math.max(0, startedAt + (index + 1) * intervalMs - nowMs()));
       setPhase(senders, `soak-${index + 1}`);
       const rss = readRss(pid);
-      const previousMeter = meter;
+      const cpu = meter.stop();
       meter = new CpuMeter(pid);
-      await closeInterval(index, index * intervalMs, rss, previousMeter);
+      await closeInterval(index, index * intervalMs, rss, cpu);
     }
     const offer = await traffic;
-    await closeInterval(intervalCount - 1, (intervalCount - 1) * intervalMs, readRss(pid), meter);
+    await closeInterval(intervalCount - 1, (intervalCount - 1) * intervalMs, readRss(pid), meter.stop());
     ledger.verifyComplete();
 
     const first = intervals[0];
