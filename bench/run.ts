@@ -1,13 +1,16 @@
 /**
- * npm run bench -- [--tiny | --full] [--scenario idle,direct,broadcast,reconnect,baselines | storage]
+ * npm run bench -- [--tiny | --full] [--scenario idle,direct,direct-hot,broadcast,reconnect,baselines,soak | storage]
  *   [--users N] [--senders M] [--recipients P] [--rate R] [--storm-rate R] [--duration S]
+ *   [--active-users N] [--load-percents 50,70] [--soak-minutes M] [--soak-rate R]
  *   [--fanout K] [--broadcasts B] [--concurrency C] [--text-bytes N] [--time-limit S]
  *   [--instances 1,2,4] [--bus nats,postgres] [--instance-rate R] [--nats-port P]
  *   [--database-url URL | --embedded] [--cpu-prof] [--label NAME] [--out BENCHMARKS.md | --no-write] [--json FILE]
+ *   [--svg FILE] [--plot-from FILE.json]
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
+import { latencySvg, type PlotInput } from "./latency-plot.js";
 import { allChecksPass, reportMarkdown, upsertSection } from "./report.js";
 import { DEFAULT_SCENARIOS, PRESETS, runBench, SCENARIO_NAMES, type ScenarioName, type Sizes } from "./runner.js";
 import { BUSES, type Bus } from "./scenarios/instances.js";
@@ -23,9 +26,15 @@ const USAGE = `usage: npm run bench -- [options]
                              or storage alone: bytes on disk per direct message and per broadcast recipient
                              (20,000 of each, in-process; --text-bytes and --fanout apply)
   --users <n>                idle streams and reconnect storm: users with a stream each
-  --senders <m>              users posting messages (also HTTP connections for baselines)
-  --recipients <p>           direct messages: users with a stream receiving them
-  --rate <r>                 direct messages: offered messages/s in the fixed-rate phase
+  --active-users <n>         direct (many users) and soak: users online, each sending to 8 others
+                             over a connection of its own (tiny 20, small and full 1000)
+  --load-percents <list>     direct (many users): open-loop loads in percent of the measured
+                             saturation (tiny and small 50,70; full 30,50,70,90)
+  --soak-minutes <m>         soak: minutes at a fixed rate, reported per minute (tiny 0.1, small 3, full 30)
+  --soak-rate <r>            soak: offered messages/s (default: half the saturation it measures first)
+  --senders <m>              direct-hot: users posting messages (also HTTP connections for baselines)
+  --recipients <p>           direct-hot: users with a stream receiving them
+  --rate <r>                 direct-hot: offered messages/s in the fixed-rate phase
   --storm-rate <r>           reconnect storm: offered messages/s
   --duration <s>             seconds per measured phase
   --fanout <k>               broadcast recipients
@@ -44,7 +53,9 @@ const USAGE = `usage: npm run bench -- [options]
   --cpu-prof                 write the server's V8 CPU profile per scenario (bench/profiles/) and summarise it
   --label <name>             section name in BENCHMARKS.md (default "latest"); a run replaces its label's section
   --out <file>               report file (default BENCHMARKS.md)    --no-write  print only
-  --json <file>              also write the raw results as JSON`;
+  --json <file>              also write the raw results as JSON
+  --svg <file>               latency against load as SVG (default docs/bench/latency.svg unless --no-write)
+  --plot-from <file.json>    only redraw the SVG from a run's --json output`;
 
 const numberFlags = {
   users: "users",
@@ -60,6 +71,9 @@ const numberFlags = {
   "full-presence-check-up-to": "fullPresenceCheckUpTo",
   "time-limit": "timeLimit",
   "instance-rate": "instanceRate",
+  "active-users": "activeUsers",
+  "soak-minutes": "soakMinutes",
+  "soak-rate": "soakRate",
 } as const satisfies Record<string, keyof Sizes>;
 
 function parse() {
@@ -70,6 +84,7 @@ function parse() {
       scenario: { type: "string" },
       ...Object.fromEntries(Object.keys(numberFlags).map((name) => [name, { type: "string" as const }])),
       instances: { type: "string" },
+      "load-percents": { type: "string" },
       bus: { type: "string" },
       "nats-port": { type: "string" },
       "database-url": { type: "string" },
@@ -79,6 +94,8 @@ function parse() {
       out: { type: "string" },
       "no-write": { type: "boolean" },
       json: { type: "string" },
+      svg: { type: "string" },
+      "plot-from": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -100,6 +117,11 @@ function parse() {
     if (!sizes.instanceCounts.every((count) => Number.isInteger(count) && count > 0))
       throw new Error("--instances must list positive whole numbers, e.g. 1,2,4");
   }
+  if (values["load-percents"] !== undefined) {
+    sizes.loadPercents = values["load-percents"].split(",").map(Number);
+    if (!sizes.loadPercents.every((percent) => Number.isInteger(percent) && percent > 0 && percent < 100))
+      throw new Error("--load-percents must list whole percentages between 1 and 99, e.g. 50,70");
+  }
   if (values.bus !== undefined) {
     sizes.buses = values.bus.split(",").map((bus) => bus.trim()) as Bus[];
     for (const bus of sizes.buses) if (!BUSES.includes(bus)) throw new Error(`unknown bus ${bus}; one of ${BUSES.join(", ")}`);
@@ -114,7 +136,7 @@ function parse() {
   for (const name of scenarios)
     if (!SCENARIO_NAMES.includes(name)) throw new Error(`unknown scenario ${name}; one of ${SCENARIO_NAMES.join(", ")}`);
   const databaseUrl = values.embedded ? undefined : (values["database-url"] ?? process.env.DATABASE_URL) || undefined;
-  if (!databaseUrl && !values.embedded && !values.tiny) {
+  if (!databaseUrl && !values.embedded && !values.tiny && !values["plot-from"]) {
     throw new Error(
       "set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) or pass --database-url, or --embedded for PGlite",
     );
@@ -131,6 +153,7 @@ async function main() {
     process.exit(2);
   }
   const { values, sizes, scenarios, storage, databaseUrl, natsPort } = parsed;
+  if (values["plot-from"]) return writePlot(values, JSON.parse(readFileSync(values["plot-from"], "utf8")) as PlotInput);
   const stamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14);
   const command = ["npm run bench --", ...process.argv.slice(2)].join(" ");
   if (storage) return runStorage(values, sizes, databaseUrl, stamp, command);
@@ -146,6 +169,7 @@ async function main() {
   });
   writeSection(values, report.label, reportMarkdown(report));
   if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));
+  writePlot(values, report);
   if (!allChecksPass(report)) {
     console.error("FAILED: a correctness check did not hold (see above)");
     process.exit(1);
@@ -169,6 +193,16 @@ async function runStorage(
     log: (line) => console.error(line),
   });
   writeSection(values, values.label ?? "storage", storageMarkdown(result, startedAt, command));
+}
+
+/** Draws latency against load to --svg, or to docs/bench/latency.svg when the run writes its report. */
+function writePlot(values: ReturnType<typeof parse>["values"], input: PlotInput) {
+  const out = values.svg ?? (values["no-write"] ? undefined : join(repoRoot, "docs", "bench", "latency.svg"));
+  const svg = out && latencySvg(input);
+  if (!out || !svg) return;
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, svg);
+  console.error(`wrote ${out}`);
 }
 
 function writeSection(values: ReturnType<typeof parse>["values"], label: string, markdown: string) {

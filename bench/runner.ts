@@ -7,17 +7,21 @@ import { ratioFigures, runBaselines } from "./scenarios/baselines.js";
 import { runBroadcastFanout } from "./scenarios/broadcast-fanout.js";
 import { makeWorkDir, mainThreadProfile, type BenchOptions } from "./scenarios/context.js";
 import { runDirectMessages } from "./scenarios/direct-messages.js";
+import { runDirectMix } from "./scenarios/direct-mix.js";
 import { runIdleStreams } from "./scenarios/idle-streams.js";
 import { runInstances } from "./scenarios/instances.js";
 import { runReconnectStorm } from "./scenarios/reconnect-storm.js";
+import { runSoak } from "./scenarios/soak.js";
 import { buildService } from "./server-process.js";
 
 const SCENARIOS = {
   idle: runIdleStreams,
-  direct: runDirectMessages,
+  direct: runDirectMix,
+  "direct-hot": runDirectMessages,
   broadcast: runBroadcastFanout,
   reconnect: runReconnectStorm,
   baselines: runBaselines,
+  soak: runSoak,
   instances: runInstances,
 } satisfies Record<string, (options: BenchOptions) => Promise<ScenarioResult>>;
 
@@ -43,6 +47,10 @@ export type Sizes = Pick<
   | "instanceCounts"
   | "buses"
   | "instanceRate"
+  | "activeUsers"
+  | "loadPercents"
+  | "soakMinutes"
+  | "soakRate"
 >;
 
 /** Seconds for the whole suite: tiny is the test suite's, small the default, full the sizes. */
@@ -63,6 +71,10 @@ export const PRESETS: Record<"tiny" | "small" | "full", Sizes> = {
     instanceCounts: [1, 2],
     buses: ["nats", "postgres"],
     instanceRate: 50,
+    activeUsers: 20,
+    loadPercents: [50, 70],
+    soakMinutes: 0.1,
+    soakRate: undefined,
   },
   small: {
     users: 1000,
@@ -80,6 +92,10 @@ export const PRESETS: Record<"tiny" | "small" | "full", Sizes> = {
     instanceCounts: [1, 2, 4],
     buses: ["nats", "postgres"],
     instanceRate: 150,
+    activeUsers: 1000,
+    loadPercents: [50, 70],
+    soakMinutes: 3,
+    soakRate: undefined,
   },
   full: {
     users: 10_000,
@@ -97,6 +113,10 @@ export const PRESETS: Record<"tiny" | "small" | "full", Sizes> = {
     instanceCounts: [1, 2, 4],
     buses: ["nats", "postgres"],
     instanceRate: 300,
+    activeUsers: 1000,
+    loadPercents: [30, 50, 70, 90],
+    soakMinutes: 30,
+    soakRate: undefined,
   },
 };
 

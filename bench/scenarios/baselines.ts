@@ -113,6 +113,8 @@ export async function runBaselines(options: BenchOptions): Promise<ScenarioResul
         },
       );
       result.metrics[`${kind}RequestsPerSecond`] = ceiling.requestsPerSecond;
+      result.metrics[`${kind}LatencyP50`] = ceiling.latency.p50;
+      result.metrics[`${kind}LatencyP99`] = ceiling.latency.p99;
       result.metrics[`${kind}ServerCpuMsPerRequest`] = ((ceiling.cpu.server / 100) * 1000) / ceiling.requestsPerSecond;
     } finally {
       await server.stop();
@@ -131,6 +133,8 @@ export async function runBaselines(options: BenchOptions): Promise<ScenarioResul
           cpu: mode.cpu,
         });
         result.metrics[`pgMode${index}PerSecond`] = mode.perSecond;
+        result.metrics[`pgMode${index}LatencyP50`] = mode.latency.p50;
+        result.metrics[`pgMode${index}LatencyP99`] = mode.latency.p99;
         result.metrics[`pgMode${index}PostgresCpuMsPerMessage`] = ((mode.cpu.postgres / 100) * 1000) / mode.perSecond;
       });
     } finally {
@@ -148,7 +152,7 @@ export async function runBaselines(options: BenchOptions): Promise<ScenarioResul
 /** Our figures over the baselines' ceilings. */
 export function ratioFigures(results: ScenarioResult[]): Figure[] {
   const metric = (id: string, name: string) => results.find((result) => result.id === id)?.metrics[name];
-  const accepted = metric("direct-messages", "saturationAcceptedPerSecond");
+  const accepted = metric("direct-hot", "saturationAcceptedPerSecond");
   const figures: Figure[] = [];
   if (accepted === undefined) return figures;
   const ratio = (label: string, ceiling: number | undefined, unit: string) => {
@@ -172,8 +176,8 @@ export function ratioFigures(results: ScenarioResult[]): Figure[] {
     if (ours && ceiling)
       figures.push({ label, value: `${(ours / ceiling).toFixed(1)}× (${ours.toFixed(3)} ms ÷ ${ceiling.toFixed(3)} ms)` });
   };
-  const serverMs = metric("direct-messages", "saturationServerCpuMsPerMessage");
-  const postgresMs = metric("direct-messages", "saturationPostgresCpuMsPerMessage");
+  const serverMs = metric("direct-hot", "saturationServerCpuMsPerMessage");
+  const postgresMs = metric("direct-hot", "saturationPostgresCpuMsPerMessage");
   cost(
     "server CPU per accepted message ÷ bare hono server CPU per request",
     serverMs,

@@ -45,6 +45,14 @@ export type BenchOptions = {
   buses: Bus[];
   /** Several instances: offered messages per second per instance (the total grows with the count). */
   instanceRate: number;
+  /** Direct messages (many users) and soak: users online, each sending to a few others. */
+  activeUsers: number;
+  /** Direct messages (many users): offered loads after the closed loop, in percent of its rate. */
+  loadPercents: number[];
+  /** Soak: minutes at a fixed offered rate, reported per minute. */
+  soakMinutes: number;
+  /** Soak: offered messages/s; undefined measures the saturation first and offers half of it. */
+  soakRate: number | undefined;
   /** Several instances: the loopback port for the benchmark's own nats-server; undefined lets it choose. */
   natsPort: number | undefined;
   /** PostgreSQL server to create scratch databases on; undefined means embedded PGlite. */

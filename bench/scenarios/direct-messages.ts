@@ -10,14 +10,15 @@ import { offerAtRate, saturate, Sender } from "./message-senders.js";
 const DRAIN_TIMEOUT_MS = 20_000;
 
 /**
- * Scenario 2: M senders post to P online recipients, first at a fixed offered rate (open
- * loop), then at saturation (closed loop); every delivery is checked as it arrives.
+ * Scenario 2b: a few hot senders, M of them, post to P online recipients, first at a fixed
+ * offered rate (open loop), then at saturation (closed loop); every delivery is checked as it
+ * arrives, and a kill mid-burst checks that every 201 came after its commit.
  */
 export async function runDirectMessages(options: BenchOptions): Promise<ScenarioResult> {
   const { senders: senderCount, recipients: recipientCount, rate, duration } = options;
   const result: ScenarioResult = {
-    id: "direct-messages",
-    title: "2. Direct messages",
+    id: "direct-hot",
+    title: "2b. Direct messages: few hot senders",
     parameters: {
       senders: senderCount,
       recipients: recipientCount,
@@ -31,7 +32,7 @@ export async function runDirectMessages(options: BenchOptions): Promise<Scenario
     notes: [],
     metrics: {},
   };
-  const scenario = await startScenarioServer(options, "direct-messages", senderCount + recipientCount);
+  const scenario = await startScenarioServer(options, "direct-hot", senderCount + recipientCount);
   let killed = false;
   try {
     const { server } = scenario;
@@ -142,6 +143,8 @@ export async function runDirectMessages(options: BenchOptions): Promise<Scenario
       fixedDeliveryP99: fixedDelivery.p99,
       saturationAcceptedPerSecond: saturationFigures.acceptedPerSecond,
       saturationDeliveredPerSecond: saturationFigures.deliveredPerSecond,
+      saturationDeliveryP50: saturationFigures.deliveryLatency.summary().p50,
+      saturationDeliveryP99: saturationFigures.deliveryLatency.summary().p99,
       saturationAckP50: saturationFigures.ackLatency.summary().p50,
       saturationGeneratorCpu: saturationCpu.generator,
       saturationServerCpuMsPerMessage:

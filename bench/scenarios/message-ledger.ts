@@ -47,6 +47,8 @@ export class MessageLedger {
   private readonly lastEventId = new Map<string, number>();
   /** Highest sequence number seen per sender→recipient pair. */
   private readonly lastSeq = new Map<string, number>();
+  /** Per sender, the highest sequence number checked and forgotten by `retire`. */
+  private readonly retiredThrough = new Map<number, number>();
   failedPosts = 0;
   otherEvents = 0;
   lastDeliveryAt = 0;
@@ -116,7 +118,11 @@ export class MessageLedger {
     const seq = Number(match[3]);
     const record = this.records.get(`${sender}:${seq}`);
     if (!record) {
-      this.violations.add("unknown", `${user.username}: s${sender} n${seq} was never sent`);
+      if (seq <= (this.retiredThrough.get(sender) ?? -1)) {
+        this.violations.add("duplicate", `s${sender} n${seq} to ${user.username} delivered again after it was checked`);
+      } else {
+        this.violations.add("unknown", `${user.username}: s${sender} n${seq} was never sent`);
+      }
       return;
     }
     record.deliveries++;
@@ -150,6 +156,14 @@ export class MessageLedger {
     else this.lastEventId.set(user.username, id);
   }
 
+  /** Messages still waiting for their 201, or accepted and not yet delivered. */
+  pending(phase: string): number {
+    let count = 0;
+    for (const record of this.byPhase.get(phase) ?? [])
+      if (record.status === 0 || (record.status === 201 && record.deliveries === 0)) count++;
+    return count;
+  }
+
   /** Messages accepted (201) but not yet delivered. */
   undelivered(phase?: string): number {
     let count = 0;
@@ -160,7 +174,25 @@ export class MessageLedger {
 
   /** After the traffic has drained: everything accepted arrived exactly once and nothing refused did. */
   verifyComplete(): void {
-    for (const record of this.records.values()) {
+    this.verify(this.records.values());
+  }
+
+  /**
+   * Checks a drained phase as `verifyComplete` does, then forgets its messages so a long run
+   * keeps the generator's memory flat; a later delivery of one counts as a duplicate.
+   */
+  retire(phase: string): void {
+    const list = this.byPhase.get(phase) ?? [];
+    this.verify(list);
+    for (const record of list) {
+      this.records.delete(`${record.sender}:${record.seq}`);
+      if (record.seq > (this.retiredThrough.get(record.sender) ?? -1)) this.retiredThrough.set(record.sender, record.seq);
+    }
+    this.byPhase.delete(phase);
+  }
+
+  private verify(records: Iterable<MessageRecord>): void {
+    for (const record of records) {
       const name = `s${record.sender} n${record.seq} to ${record.recipient.username}`;
       if (record.status === 201 && record.deliveries === 0) this.violations.add("lost", `${name} accepted but never delivered`);
       if (record.status !== 201 && record.deliveries > 0)

@@ -74,4 +74,17 @@ describe("MessageLedger", () => {
     expect(ledger.violations.count("unaccepted-delivered")).toBe(1);
     expect(ledger.violations.count("unknown")).toBe(1);
   });
+
+  it("checks a retired phase and counts a later delivery of one of its messages as a duplicate", () => {
+    const ledger = ledgerWithThreeMessages();
+    ledger.onEvent(alice, delivery(alice, 1, 0));
+    ledger.onEvent(alice, delivery(alice, 2, 1));
+    ledger.retire("phase");
+    expect(ledger.violations.count("lost")).toBe(1);
+    expect(ledger.records.size).toBe(0);
+    ledger.onEvent(alice, delivery(alice, 3, 1));
+    ledger.onEvent(alice, delivery(alice, 4, 3));
+    expect(ledger.violations.count("duplicate")).toBe(1);
+    expect(ledger.violations.count("unknown")).toBe(1);
+  });
 });
