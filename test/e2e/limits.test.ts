@@ -1,6 +1,6 @@
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitUntil } from "../events/helpers.js";
+import { waitUntil } from "../support/wait.js";
 import { startTestServer } from "../support/chat.js";
 import { httpClient, names } from "./client.js";
 

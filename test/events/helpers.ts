@@ -1,28 +1,14 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { expect } from "vitest";
 import type { Hub } from "../../src/chat/hub.js";
 import type { TestChat } from "../support/chat.js";
 import type { ReceivedEvent } from "../support/sse.js";
+import { waitUntil } from "../support/wait.js";
 
 /** Sends a direct message in-process and fails the test on anything but 201. */
 export async function sendMessage(chat: TestChat, token: string, to: string, text: string) {
   const response = await chat.request("POST", "/messages", { token, json: { to, text } });
   expect(response.status, await response.clone().text()).toBe(201);
   return (await response.json()) as { id: number; delivery: "delivered" | "stored"; text: string };
-}
-
-/** Polls `check` until it holds; for state that changes on a timer (the delivered cursor, the sweeper). */
-export async function waitUntil(
-  check: () => Promise<boolean> | boolean,
-  /** What is awaited; a function is asked at the deadline, to say what is still missing then. */
-  what: string | (() => string),
-  timeoutMs = 10_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
-    await sleep(50);
-  }
 }
 
 /** Takes the next `count` events of `type` from a stream. */

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { users } from "../../src/db/schema.js";
 import { createTestChat, type TestChat } from "../support/chat.js";
-import { idsOf, messagesIn, nextEvents, sendMessage, textsOf, waitUntil, watchAttachments } from "./helpers.js";
+import { idsOf, messagesIn, nextEvents, sendMessage, textsOf, watchAttachments } from "./helpers.js";
+import { waitUntil } from "../support/wait.js";
 
 let chat: TestChat;
 let streams: ReturnType<typeof watchAttachments>;

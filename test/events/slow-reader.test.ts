@@ -1,7 +1,8 @@
 import { createParser } from "eventsource-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestChat, type TestChat } from "../support/chat.js";
-import { idsOf, nextEvents, sendMessage, textsOf, waitUntil } from "./helpers.js";
+import { idsOf, nextEvents, sendMessage, textsOf } from "./helpers.js";
+import { waitUntil } from "../support/wait.js";
 
 const BUFFER_BYTES = 4096;
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestChat, type TestChat } from "../support/chat.js";
 import { EventReader } from "../support/sse.js";
-import { waitUntil } from "./helpers.js";
+import { waitUntil } from "../support/wait.js";
 
 let chat: TestChat;
 beforeAll(async () => {

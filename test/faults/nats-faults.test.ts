@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitUntil } from "../events/helpers.js";
+import { waitUntil } from "../support/wait.js";
 import type { Cluster } from "../support/cluster.js";
 import { startChatOverNats, untilConnected, type NatsCluster } from "../support/nats-cluster.js";
 import type { EventReader } from "../support/sse.js";

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DurableEvent, SessionEndReason } from "../../src/chat/events.js";
 import { createLocalHub, type Subscriber } from "../../src/chat/hub.js";
 import { createNatsHub } from "../../src/chat/nats-hub.js";
-import { waitUntil } from "../events/helpers.js";
+import { waitUntil } from "../support/wait.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 
 type Hub = Awaited<ReturnType<typeof createNatsHub>>;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitUntil } from "../events/helpers.js";
+import { waitUntil } from "../support/wait.js";
 import { startCluster, type Cluster } from "../support/cluster.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import type { ReceivedEvent } from "../support/sse.js";

@@ -5,7 +5,7 @@ import { jsonRows } from "../../src/db/client.js";
 import { createLocalHub, type Subscriber } from "../../src/chat/hub.js";
 import { createPostgresHub } from "../../src/chat/pg-hub.js";
 import { commitNoticeQuery } from "../../src/chat/event-log.js";
-import { waitUntil } from "../events/helpers.js";
+import { waitUntil } from "../support/wait.js";
 import { openTestDatabase } from "../support/database.js";
 
 const onPostgres = Boolean(process.env.DATABASE_URL);

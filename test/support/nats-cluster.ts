@@ -1,5 +1,6 @@
 import { startCluster, type Cluster } from "./cluster.js";
 import { startNatsServer, type NatsServer } from "./nats-server.js";
+import { waitUntil } from "./wait.js";
 
 /** Killed when the test process exits, however it ends: a node left running would hold its ports. */
 const started = new Set<NatsServer>();
@@ -133,11 +134,14 @@ export async function startChatOverNats(usernames: string[], size: number, baseP
 
 /** Polls /ready until the instance answers 200 and says it is connected to NATS. */
 export async function untilConnected(url: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ready = await json<{ fanOut?: { kind: string; connected: boolean } }>(`${url}/ready`);
-    if (ready?.fanOut?.kind === "nats" && ready.fanOut.connected) return;
-    if (Date.now() > deadline) throw new Error(`${url} not connected to NATS: ${JSON.stringify(ready)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  let ready: { fanOut?: { kind: string; connected: boolean } } | undefined;
+  await waitUntil(
+    async () => {
+      ready = await json<{ fanOut?: { kind: string; connected: boolean } }>(`${url}/ready`);
+      return ready?.fanOut?.kind === "nats" && ready.fanOut.connected === true;
+    },
+    () => `${url} to be connected to NATS: ${JSON.stringify(ready)}`,
+    timeoutMs,
+    100,
+  );
 }
