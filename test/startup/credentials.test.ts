@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CredentialsError, parseCredentials, readCredentialsFile } from "../../src/chat/credentials.js";
+import { USERNAME_RULE } from "../../src/chat/username.js";
 
 function credentialsError(text: string): CredentialsError {
   try {
@@ -45,7 +46,15 @@ describe("parseCredentials", () => {
   });
 
   it("refuses a file with no users", () => {
-    expect(credentialsError("\n\n").message).toMatch(/no users/);
+    expect(credentialsError("\n\n").message).toBe("credentials.txt: no users");
+  });
+
+  it("says what is wrong with a line in words a person can act on", () => {
+    expect(credentialsError("hans falcon\nluke\n").message).toBe(
+      'credentials.txt line 2: expected "username password" separated by one space',
+    );
+    expect(credentialsError("lu/ke sunrise\n").message).toBe(`credentials.txt line 1: username "lu/ke" must be ${USERNAME_RULE}`);
+    expect(credentialsError("hans falcon\nhans again\n").message).toBe('credentials.txt line 2: username "hans" appears twice');
   });
 });
 
@@ -53,7 +62,7 @@ describe("readCredentialsFile", () => {
   it("names the file it cannot read", async () => {
     const missing = join(await mkdtemp(join(tmpdir(), "chat-credentials-")), "missing.txt");
     await expect(readCredentialsFile(missing)).rejects.toThrow(CredentialsError);
-    await expect(readCredentialsFile(missing)).rejects.toThrow(missing);
+    await expect(readCredentialsFile(missing)).rejects.toThrow(`cannot read credentials file ${missing}: ENOENT`);
   });
 
   it("names the file and line of a malformed entry", async () => {
