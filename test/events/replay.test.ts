@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
+import { storeMessages } from "../../src/chat/messages.js";
 import { users } from "../../src/db/schema.js";
 import { createTestChat, type TestChat } from "../support/chat.js";
 import { idsOf, messagesIn, nextEvents, sendMessage, textsOf, watchAttachments } from "./helpers.js";
@@ -42,6 +43,27 @@ describe("messages stored while offline", () => {
     const live = await stream.next("message");
     expect(textsOf([live])).toEqual(["four"]);
     expect(Number(live.id)).toBeGreaterThan(ids[2]!);
+    await stream.close();
+  });
+
+  it("arrive whole and in order when they fill more than one page of the log", async () => {
+    const { hans, luke } = await pair();
+    const sentAt = new Date();
+    const texts = Array.from({ length: 1203 }, (_, index) => `backlog ${index}`);
+    // One batch stores them all (as the message batcher would), so the test spends no time on HTTP.
+    const outcomes = await storeMessages(
+      chat.context.hub,
+      chat.db,
+      texts.map((text) => ({ from: hans, to: luke, text, sentAt })),
+    );
+    expect(outcomes.every((outcome) => "value" in outcome)).toBe(true);
+
+    const stream = await chat.events(await chat.login(luke));
+    const replayed = await nextEvents(stream, "message", texts.length);
+    expect(textsOf(replayed)).toEqual(texts);
+    const ids = idsOf(replayed);
+    expect(ids).toEqual(ids.map((_, index) => ids[0]! + index));
+    expect(await stream.quietFor(200, "message")).toEqual([]);
     await stream.close();
   });
 
