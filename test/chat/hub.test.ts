@@ -115,3 +115,119 @@ describe("announcementDelayMs", () => {
     expect(announcementDelayMs(4_000)).toBeGreaterThan(announcementDelayMs(2_000));
   });
 });
+
+/** A stream stand-in that also records notices and how it was ended. */
+function fullStream(username: string, sessionId = `${username}-session`) {
+  const recorded = recordingStream(username);
+  const notified: number[] = [];
+  const ended: (string | undefined)[] = [];
+  const subscriber: Subscriber = {
+    ...recorded.subscriber,
+    sessionId,
+    notify: (id) => notified.push(id),
+    end: (reason) => ended.push(reason),
+  };
+  return { ...recorded, subscriber, notified, ended };
+}
+
+describe("the hub's streams", () => {
+  it("counts attached streams per hub and per session, and a second detach changes nothing", () => {
+    const hub = newHub();
+    const first = fullStream("luke", "s1");
+    const second = fullStream("luke", "s1");
+    const other = fullStream("luke", "s2");
+    const detachFirst = hub.attach(first.subscriber);
+    hub.attach(second.subscriber);
+    hub.attach(other.subscriber);
+    expect(hub.streamCount()).toBe(3);
+    expect(hub.sessionStreamCount("luke", "s1")).toBe(2);
+    expect(hub.sessionStreamCount("luke", "s2")).toBe(1);
+    expect(hub.sessionStreamCount("hans", "s1")).toBe(0);
+
+    detachFirst();
+    detachFirst();
+    expect(hub.streamCount()).toBe(2);
+    expect(hub.sessionStreamCount("luke", "s1")).toBe(1);
+    // The user's other streams still get what is published to them.
+    hub.publish("luke", message(7));
+    expect([first.delivered, second.delivered, other.delivered]).toEqual([[], [7], [7]]);
+  });
+
+  it("delivers a durable event and a notice only to the streams of the user named", () => {
+    const hub = newHub();
+    const luke = fullStream("luke");
+    const hans = fullStream("hans");
+    hub.attach(luke.subscriber);
+    hub.attach(hans.subscriber);
+    hub.publish("luke", message(3));
+    hub.notify("hans", 9);
+    hub.publish("nobody", message(4));
+    hub.notify("nobody", 5);
+    expect([luke.delivered, luke.notified]).toEqual([[3], []]);
+    expect([hans.delivered, hans.notified]).toEqual([[], [9]]);
+  });
+
+  it("ends only the streams of the session that ended, with its reason, and reports every end", () => {
+    const ends: string[] = [];
+    const hub = createLocalHub({ pingIntervalMs: 60_000, onSessionEnded: (sessionId) => ends.push(sessionId) });
+    const ending = fullStream("luke", "old");
+    const staying = fullStream("luke", "new");
+    hub.attach(ending.subscriber);
+    hub.attach(staying.subscriber);
+    hub.endSession("luke", "old", "logout");
+    hub.endSession("hans", "elsewhere", "timeout");
+    expect(ending.ended).toEqual(["logout"]);
+    expect(staying.ended).toEqual([]);
+    expect(ends).toEqual(["old", "elsewhere"]);
+    hub.closeAll();
+    expect(staying.ended).toEqual([undefined]);
+    hub.stop();
+  });
+
+  it("tells every stream to read the log when notices may have been missed", () => {
+    let missed = 0;
+    const hub = createLocalHub({ pingIntervalMs: 60_000, onNoticesMissed: () => missed++ });
+    const luke = fullStream("luke");
+    const hans = fullStream("hans");
+    hub.attach(luke.subscriber);
+    hub.attach(hans.subscriber);
+    hub.catchUpAll();
+    expect(missed).toBe(1);
+    expect([luke.notified, hans.notified]).toEqual([[Number.MAX_SAFE_INTEGER], [Number.MAX_SAFE_INTEGER]]);
+    hub.stop();
+  });
+
+  it("pings every open stream on one timer", async () => {
+    const hub = createLocalHub({ pingIntervalMs: 30 });
+    const luke = fullStream("luke");
+    const hans = fullStream("hans");
+    hub.attach(luke.subscriber);
+    hub.attach(hans.subscriber);
+    await wait(100);
+    hub.stop();
+    for (const stream of [luke, hans]) {
+      expect(stream.writes.length).toBeGreaterThan(0);
+      expect(new Set(stream.writes)).toEqual(new Set([": ping\n\n"]));
+    }
+  });
+
+  it("counts each announcement once per stream it reached, by type", async () => {
+    const delivered: Record<string, number> = {};
+    const hub = createLocalHub({
+      pingIntervalMs: 60_000,
+      telemetry: { eventsDelivered: (type, count) => (delivered[type] = (delivered[type] ?? 0) + count) },
+    });
+    const hans = fullStream("hans");
+    const luke = fullStream("luke");
+    const leia = fullStream("leia");
+    for (const stream of [hans, luke, leia]) hub.attach(stream.subscriber);
+    hub.announce(presence("hans"), "hans", new Set(["leia"])); // reaches luke
+    const late = fullStream("yoda");
+    hub.attach(late.subscriber);
+    hub.announce(presence("obiwan"), "obiwan", nothingExcluded); // reaches all four
+    await wait(announcementDelayMs(4) + 30);
+    expect(delivered).toEqual({ presence: 5 });
+    expect(late.announced()).toEqual(['"username":"obiwan"']);
+    hub.stop();
+  });
+});
