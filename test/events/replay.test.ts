@@ -203,11 +203,26 @@ describe("resuming a stream", () => {
 });
 
 describe("stream framing", () => {
+  it("answers HEAD with the stream's head at once, and opens no stream", async () => {
+    const { luke } = await pair();
+    const token = await chat.login(luke);
+    const before = chat.context.hub.streamCount();
+    const response = await chat.request("HEAD", "/events", { token });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    expect(await response.text()).toBe("");
+    expect(chat.context.hub.streamCount()).toBe(before);
+    expect((await chat.request("HEAD", "/events")).status).toBe(401);
+  });
+
   it("sends retry: before anything else", async () => {
     const { luke } = await pair();
     const response = await chat.request("GET", "/events", { token: await chat.login(luke) });
     expect(response.status).toBe(200);
-    expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    expect(response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    // No cache or proxy may hold the stream back or rewrite it.
+    expect(response.headers.get("cache-control")).toBe("no-cache, no-transform");
+    expect(response.headers.get("x-accel-buffering")).toBe("no");
     const reader = response.body!.getReader();
     const { value } = await reader.read();
     expect(new TextDecoder().decode(value)).toMatch(/^retry: \d+\n\n/);
