@@ -66,9 +66,10 @@ export async function wrapPglite(client: PGlite, description = "embedded PGlite"
 export async function openPostgres(url: string, options: { max?: number } = {}): Promise<DatabaseHandle> {
   // A name of its own lets the pool find its own connections in pg_stat_activity (see db/health.ts).
   const applicationName = `chat-service ${randomUUID().slice(0, 8)}`;
-  // Statements are prepared (see preparedStatements) but planned for each call's own values: a
-  // generic plan guesses list sizes and, for `id = any($1)` on sessions, scanned every live session.
-  const connection = { application_name: applicationName, plan_cache_mode: "force_custom_plan" };
+  // Statements are prepared (see preparedStatements) under PostgreSQL's default plan_cache_mode:
+  // it keeps planning per call while a generic plan would cost more. force_custom_plan also made
+  // it replan every foreign-key check (those are cached plans too): 2.2 ms instead of 1.2 per batch of 25.
+  const connection = { application_name: applicationName };
   const sql = postgres(url, { max: options.max ?? 10, onnotice: () => {}, connection });
   await migratePostgres(drizzlePostgres(sql), { migrationsFolder });
   const db = drizzlePostgres(preparedStatements(sql), { schema });

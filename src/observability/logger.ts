@@ -49,6 +49,26 @@ function escapeForTerminal(value: unknown, depth = 0): unknown {
   );
 }
 
+/** Bytes of JSON lines gathered before one write to standard output. */
+const STDOUT_BUFFER_BYTES = 4096;
+/** The longest a line waits in that buffer. */
+const STDOUT_FLUSH_MS = 100;
+
+let stdoutLines: DestinationStream | undefined;
+
+/**
+ * Standard output for JSON lines, one per process: a system call per line was 7% of the server's
+ * busy time under load (one request, one line), so lines are gathered and written at least every
+ * STDOUT_FLUSH_MS, and at exit. A kill -9 can lose that last moment of log lines, never data.
+ */
+function bufferedStdout(): DestinationStream {
+  if (stdoutLines) return stdoutLines;
+  const stream = pino.destination({ dest: 1, sync: true, minLength: STDOUT_BUFFER_BYTES, periodicFlush: STDOUT_FLUSH_MS });
+  process.once("exit", () => stream.flushSync());
+  stdoutLines = stream;
+  return stream;
+}
+
 /** JSON lines (one object per line) for machines; colourised text when a person is watching a terminal. */
 export function createLogger(options: LoggerOptions): Logger {
   const readable = options.pretty ?? (options.destination === undefined && process.stdout.isTTY === true);
@@ -61,7 +81,7 @@ export function createLogger(options: LoggerOptions): Logger {
         destination: options.destination ?? 1,
         sync: true,
       })
-    : (options.destination ?? pino.destination(1));
+    : (options.destination ?? bufferedStdout());
   return pino(
     {
       level: options.logLevel,

@@ -15,6 +15,10 @@ const UNMATCHED_ROUTE = "(unmatched)";
  * request-id middleware and before everything else.
  */
 export function requestLog(logger: Logger, metrics: Metrics): MiddlewareHandler<AppEnv> {
+  // The fields below hold no secret, so the lines skip redaction: its wildcard paths cost a check
+  // per field of every line (2.1% of the server's busy time in the direct-messages profile).
+  // Lines of failed requests carry the error, and keep it.
+  const requestLines = logger.child({}, { redact: [] });
   return async (c, next) => {
     const started = performance.now();
     await next();
@@ -37,7 +41,7 @@ export function requestLog(logger: Logger, metrics: Metrics): MiddlewareHandler<
     };
     const message = `${method} ${c.req.path} ${status} ${fields.durationMs}ms`;
     if (status >= 500) logger.error({ ...fields, err: c.error }, message);
-    else logger.info(fields, message);
+    else requestLines.info(fields, message);
   };
 }
 

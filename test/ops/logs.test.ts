@@ -1,4 +1,6 @@
+import { execFileSync } from "node:child_process";
 import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app.js";
 import { decodeJwt } from "jose";
@@ -219,6 +221,20 @@ describe("stream and session logs", () => {
 });
 
 describe("the logger", () => {
+  it("writes the lines it gathered for standard output when the process exits", { timeout: 60_000 }, () => {
+    const logger = fileURLToPath(new URL("../../src/observability/logger.ts", import.meta.url));
+    const script =
+      `import { createLogger } from ${JSON.stringify(logger)};` +
+      `createLogger({ logLevel: "info", pretty: false }).info({ user: "hans" }, "last words"); process.exit(0);`;
+    const stdout = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
+    expect(
+      stdout
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as unknown),
+    ).toEqual([expect.objectContaining({ level: 30, msg: "last words", user: "hans" })]);
+  });
+
   it("writes only at or above its level, as JSON unless asked to be readable", () => {
     const lines: string[] = [];
     const destination = { write: (line: string) => void lines.push(line) };
