@@ -21,3 +21,23 @@ describe("password hashes", () => {
     expect(await verifyPassword("lightsaber", stored)).toBe(true);
   });
 });
+
+describe("verifyPassword", () => {
+  it("matches nothing against a disabled or malformed stored hash, and never throws", async () => {
+    const stored = await hashPassword("falcon", 1024);
+    const [, cost, salt, key] = stored.split("$");
+    for (const broken of [
+      "!",
+      "",
+      `bcrypt$${cost}$${salt}$${key}`,
+      `scrypt$$${salt}$${key}`,
+      `scrypt$${cost}$$${key}`,
+      `scrypt$${cost}$${salt}$`,
+      `scrypt$${cost}$${salt}`,
+      `scrypt$${cost}$${salt}$${key!.slice(0, 20)}`,
+    ]) {
+      expect(await verifyPassword("falcon", broken), broken).toBe(false);
+    }
+    expect(await verifyPassword("falcon", stored)).toBe(true);
+  });
+});

@@ -1,4 +1,6 @@
+import { asc, eq } from "drizzle-orm";
 import { expect } from "vitest";
+import { sessions } from "../../src/db/schema.js";
 import type { Hub } from "../../src/chat/hub.js";
 import type { TestChat } from "../support/chat.js";
 import type { ReceivedEvent } from "../support/sse.js";
@@ -9,6 +11,16 @@ export async function sendMessage(chat: TestChat, token: string, to: string, tex
   const response = await chat.request("POST", "/messages", { token, json: { to, text } });
   expect(response.status, await response.clone().text()).toBe(201);
   return (await response.json()) as { id: number; delivery: "delivered" | "stored"; text: string };
+}
+
+/** Why each of a user's sessions ended, oldest first (null while one is live), as the sessions table records it. */
+export async function endReasons(chat: TestChat, username: string): Promise<(string | null)[]> {
+  const rows = await chat.db
+    .select({ reason: sessions.endReason })
+    .from(sessions)
+    .where(eq(sessions.username, username))
+    .orderBy(asc(sessions.startedAt));
+  return rows.map((row) => row.reason);
 }
 
 /** Takes the next `count` events of `type` from a stream. */

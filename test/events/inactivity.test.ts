@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestChat, type TestChat } from "../support/chat.js";
 import { EventReader } from "../support/sse.js";
-import { keepActive, watchAttachments } from "./helpers.js";
+import { endReasons, keepActive, watchAttachments } from "./helpers.js";
 
 let chat: TestChat;
 let streams: ReturnType<typeof watchAttachments>;
@@ -44,6 +44,7 @@ describe("inactivity logout", () => {
       expect((await watcher.next("presence")).data).toMatchObject({ username: luke, status: "online" });
       expect((await watcher.next("presence", 10_000)).data).toMatchObject({ username: luke, status: "offline" });
       expect(await statusOf(lukeToken)).toBe(401);
+      expect(await endReasons(chat, luke)).toEqual(["timeout"]);
       await watcher.close();
     } finally {
       const statuses = await hansActivity.stop();

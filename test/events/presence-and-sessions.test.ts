@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestChat, type TestChat } from "../support/chat.js";
 import { EventReader } from "../support/sse.js";
-import { sendMessage, watchAttachments } from "./helpers.js";
+import { endReasons, sendMessage, watchAttachments } from "./helpers.js";
 
 let chat: TestChat;
 let streams: ReturnType<typeof watchAttachments>;
@@ -100,10 +100,29 @@ describe("logout", () => {
     expect(ended).toEqual({ id: undefined, event: "session_ended", data: { reason: "logout" } });
     await stream.closed();
     expect(stream.events.at(-1)).toEqual(ended);
+    expect(await endReasons(chat, luke)).toEqual(["logout"]);
 
     const again = await chat.request("GET", "/events", { token });
     expect(again.status).toBe(401);
     expect(((await again.json()) as { code: string }).code).toBe("unauthorized");
+  });
+});
+
+describe("logout twice at once", () => {
+  it("ends the session once: one offline notice, one session_ended", async () => {
+    const { hans, luke } = await chat.users("hans", "luke");
+    const { stream: watcher } = await loginWithStream(hans);
+    const { token, stream } = await loginWithStream(luke);
+    await watcher.next("presence");
+    const statuses = await Promise.all([1, 2].map(async () => (await chat.request("POST", "/logout", { token })).status));
+    // One ends it; the other either ends nothing (204) or arrives when the session is gone (401).
+    expect(statuses).toContain(204);
+    for (const status of statuses) expect([204, 401]).toContain(status);
+    await stream.closed();
+    await watcher.quietFor(300, "presence");
+    expect(presenceAbout(watcher, luke).map((event) => (event.data as { status: string }).status)).toEqual(["online", "offline"]);
+    expect(stream.events.filter((event) => event.event === "session_ended")).toHaveLength(1);
+    await watcher.close();
   });
 });
 

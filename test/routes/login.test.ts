@@ -264,6 +264,20 @@ describe("bearer tokens", () => {
     await expectUnauthorized(await chat.request("GET", "/users/online", { token: forged }));
   });
 
+  it("rejects a well-signed token whose session id is not a bare UUID, without asking the database", async () => {
+    const { hans, sessionId } = await liveClaims();
+    const secret = await loadSigningSecret(chat.db);
+    for (const sid of [`${sessionId}0`, `0${sessionId}`, `${sessionId.slice(0, 35)}'`]) {
+      const forged = await new SignJWT({ sid })
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .setSubject(hans)
+        .setIssuedAt()
+        .setExpirationTime("1h")
+        .sign(secret);
+      await expectUnauthorized(await chat.request("GET", "/users/online", { token: forged }));
+    }
+  });
+
   it("rejects an unsigned (alg none) token", async () => {
     const { hans, sessionId } = await liveClaims();
     const unsigned = new UnsecuredJWT({ sid: sessionId }).setSubject(hans).setIssuedAt().setExpirationTime("1h").encode();
