@@ -40,14 +40,15 @@ export const messagesIn = (events: ReceivedEvent[]) => events.filter((event) => 
 
 /**
  * Issues an authenticated request every `everyMs` (without waiting for the previous one, so a
- * slow response does not stretch the gap) until stopped; every answer must be 200.
+ * slow response does not stretch the gap) until stopped, GET /users/online unless told another;
+ * the caller checks the statuses.
  */
-export function keepActive(chat: TestChat, token: string, everyMs = 300) {
+export function keepActive(chat: TestChat, token: string, everyMs = 300, method = "GET", path = "/users/online", json?: unknown) {
   const statuses: number[] = [];
   const pending: Promise<void>[] = [];
   const tick = () =>
     pending.push(
-      Promise.resolve(chat.request("GET", "/users/online", { token })).then(async (response) => {
+      Promise.resolve(chat.request(method, path, { token, json })).then(async (response) => {
         statuses.push(response.status);
         await response.body?.cancel();
       }),

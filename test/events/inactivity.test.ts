@@ -91,4 +91,22 @@ describe("inactivity logout", () => {
     expect(await statusOf(token)).toBe(200);
     await stream.close();
   });
+
+  it.each([
+    ["GET", "/blocks", undefined],
+    ["GET", "/messages", undefined],
+    ["POST", "/broadcasts", { text: "still here" }],
+    ["GET", "/private", undefined],
+  ])("counts %s %s as activity", async (method, path, json) => {
+    const { luke } = await chat.users("luke");
+    const token = await chat.login(luke);
+    const activity = keepActive(chat, token, 250, method, path, json);
+    await sleep(1800);
+    const statuses = await activity.stop();
+    expect(
+      statuses.filter((status) => status !== 200 && status !== 201),
+      `statuses ${statuses}`,
+    ).toEqual([]);
+    expect(await endReasons(chat, luke)).toEqual([null]);
+  });
 });
