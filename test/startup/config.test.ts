@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.js";
 import { defaultMaxConnections } from "../../src/http/connection-limit.js";
@@ -208,6 +209,12 @@ describe("the default connection cap", () => {
 
   it("reads this process's open-file limit where it can (Linux), else assumes 1024", () => {
     expect(defaultMaxConnections()).toBe(Math.floor((openFileLimit() ?? 1024) * 0.9));
+  });
+
+  it.runIf(process.platform === "linux")("takes the soft open-file limit the shell reports for this process", () => {
+    // A child inherits this process's limits; `ulimit -Sn` prints the soft one, or "unlimited".
+    const reported = execFileSync("sh", ["-c", "ulimit -Sn"], { encoding: "utf8" }).trim();
+    expect(openFileLimit()).toBe(reported === "unlimited" ? undefined : Number(reported));
   });
 });
 
