@@ -72,9 +72,14 @@ describe("security headers", () => {
   });
 
   it("let the web chat page and its files load from this service only", async () => {
-    for (const path of ["/", "/web/app.js", "/web/style.css"]) {
+    const types = { "/": "text/html", "/web/app.js": "text/javascript", "/web/style.css": "text/css" };
+    for (const [path, type] of Object.entries(types)) {
       const response = await chat.request("GET", path);
       expect(response.status, path).toBe(200);
+      expect(response.headers.get("content-type"), path).toBe(`${type}; charset=utf-8`);
+      // Revalidated on every load, so a new version of the page is never mixed with an old script.
+      expect(response.headers.get("cache-control"), path).toBe("no-cache");
+      expect((await response.text()).length, path).toBeGreaterThan(100);
       expectSecurityHeaders(response, path);
       const policy = response.headers.get("content-security-policy") ?? "";
       expect(policy, path).toContain("script-src 'self'");
