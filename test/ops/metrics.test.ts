@@ -34,6 +34,7 @@ describe("GET /metrics after a short session on a real server", () => {
   };
 
   it("counts requests, streams, sessions, sends, deliveries, lag, login failures and lockouts", async () => {
+    const started = performance.now();
     const hans = await tokenOf("hans");
     const luke = await tokenOf("luke");
     const stream = new EventReader(await call("GET", "/events", luke));
@@ -56,6 +57,10 @@ describe("GET /metrics after a short session on a real server", () => {
     expect(sample(during, "chat_delivery_lag_seconds_count", { type: "message" })).toBe(1);
     expect(sample(during, "chat_delivery_lag_seconds_count", { type: "broadcast" })).toBe(1);
     expect(sample(during, "chat_delivery_lag_seconds_bucket", { type: "message", le: "+Inf" })).toBe(1);
+    // In seconds, from the send to the write: more than nothing, less than this test has taken.
+    const lag = sample(during, "chat_delivery_lag_seconds_sum", { type: "message" })!;
+    expect(lag).toBeGreaterThanOrEqual(0);
+    expect(lag).toBeLessThan((performance.now() - started) / 1000);
     expect(sample(during, "chat_login_failures_total", { reason: "wrong_password" })).toBe(3);
     expect(sample(during, "chat_login_failures_total", { reason: "locked" })).toBe(1);
     expect(sample(during, "chat_login_failures_total", { reason: "unknown_user" })).toBe(1);
