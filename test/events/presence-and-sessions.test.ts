@@ -1,4 +1,6 @@
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sessions } from "../../src/db/schema.js";
 import { createTestChat, type TestChat } from "../support/chat.js";
 import { EventReader } from "../support/sse.js";
 import { endReasons, sendMessage, watchAttachments } from "./helpers.js";
@@ -154,6 +156,20 @@ describe("authentication of the stream", () => {
       title: expect.any(String),
       detail: expect.any(String),
     });
+  });
+
+  it("closes at once a stream whose session another instance ended a moment before it opened", async () => {
+    const { luke } = await chat.users("luke");
+    const token = await chat.login(luke);
+    // Ended in the database only, as another instance would: this instance's session cache still
+    // trusts the session for a moment, so the stream opens, then finds the session over and ends.
+    await chat.db
+      .update(sessions)
+      .set({ endedAt: sql`now()`, endReason: "logout" })
+      .where(and(eq(sessions.username, luke), isNull(sessions.endedAt)));
+    const stream = await chat.events(token);
+    await stream.closed();
+    expect(stream.events).toEqual([]);
   });
 
   it("refuses a bearer token whose session has ended", async () => {
