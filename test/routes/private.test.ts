@@ -97,6 +97,15 @@ describe("POST /private/{username} (startprivate)", () => {
     expect(await sessionsOf(token)).toEqual([]);
   });
 
+  it("refuses a peer who gave a p2p port but has no host (no p2pHost, no client address known)", async () => {
+    const { hans, luke } = await chat.users("hans", "luke");
+    const hansToken = await loginAt(hans, HANS_ADDRESS);
+    // In-process there is no socket, so no client address to fall back on.
+    await chat.login(luke, { p2pPort: 7000 });
+    await expectProblem(await start(hansToken, luke), 409, "no_peer_address");
+    expect(await sessionsOf(hansToken)).toEqual([]);
+  });
+
   it("refuses a peer who logged in without a p2p port", async () => {
     const { hans, luke } = await chat.users("hans", "luke");
     const hansToken = await loginAt(hans, HANS_ADDRESS);
