@@ -5,11 +5,11 @@ delete process.env.DATABASE_URL;
 
 /**
  * The tests Stryker runs against each mutant of src/chat, src/lib and src/routes: the unit tests of
- * those folders, the in-process integration tests (app.request over PGlite), and the end-to-end
- * tests that run the server in this process on a real socket. No child processes, browsers,
- * several instances or benchmarks (a mutant is active only in this process), and not the
- * property-based fuzz runs: each mutant runs the tests that cover it, so every second here is paid
- * hundreds of times.
+ * those folders, the in-process integration tests (app.request over PGlite), and the one
+ * end-to-end test that needs a real socket in this process (the connection cap). No child
+ * processes, browsers, several instances or benchmarks (a mutant is active only in this process),
+ * and not the property-based fuzz runs: each mutant runs the tests that cover it, so every second
+ * here is paid hundreds of times.
  */
 export default defineConfig({
   test: {

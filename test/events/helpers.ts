@@ -85,7 +85,6 @@ export function watchAttachments(currentHub: () => Hub) {
   };
   watch();
   return {
-    count: (username: string) => attached.get(username) ?? 0,
     /** Runs `open` and waits until it has attached one more stream for `username`. */
     async opened<T>(username: string, open: () => Promise<T>): Promise<T> {
       watch();
