@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { storeMessages } from "../../src/chat/messages.js";
 import type { DurableEvent } from "../../src/chat/events.js";
+import type { LocalHub } from "../../src/chat/hub.js";
 import { createObservability } from "../../src/observability/telemetry.js";
 import { createTestChat, type TestChat } from "../support/chat.js";
 import { streamTracker } from "../support/http.js";
@@ -88,5 +89,37 @@ describe("a live event on an open stream", () => {
 
     expect(textsOf(stream.events)).toEqual(["once", "twice?"]);
     expect(logReads).toBe(readsBefore);
+  });
+});
+
+/** The hub of this process as the other instances' notices reach it (PGlite has no other instance). */
+const localHub = () => chat.context.hub as LocalHub;
+
+describe("a notice of new events without the events themselves (another instance's commit)", () => {
+  it("makes the stream read the log and write what it finds, in order", async () => {
+    const { hans, luke } = await chat.users("hans", "luke");
+    const stream = await streams.open(await chat.login(luke));
+    const [first, second] = await storedUnannounced(hans, luke);
+
+    localHub().notify(luke, second!.id);
+
+    expect(idsOf(await nextEvents(stream, "message", 2))).toEqual([first!.id, second!.id]);
+    expect(logReads).toBeGreaterThanOrEqual(1);
+    // A notice of what was already written costs no read.
+    const readsBefore = logReads;
+    localHub().notify(luke, second!.id);
+    await sendMessage(chat, await chat.login(hans), luke, "after");
+    await stream.next("message");
+    expect(logReads).toBe(readsBefore);
+  });
+
+  it("when notices may have been missed, makes every stream read the log", async () => {
+    const { hans, luke } = await chat.users("hans", "luke");
+    const stream = await streams.open(await chat.login(luke));
+    const [first, second] = await storedUnannounced(hans, luke);
+
+    localHub().catchUpAll();
+
+    expect(idsOf(await nextEvents(stream, "message", 2))).toEqual([first!.id, second!.id]);
   });
 });
