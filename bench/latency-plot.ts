@@ -78,6 +78,12 @@ function decades(low: number, high: number): [number, number] {
   return [from, to];
 }
 
+/** Grid lines over decades `from`..`to` of a log axis: 1, 2 and 5 of each decade (1 is major), then the last power. */
+function* ticks(from: number, to: number): Generator<{ value: number; major: boolean }> {
+  for (let power = from; power <= to; power++)
+    for (const step of power < to ? [1, 2, 5] : [1]) yield { value: step * 10 ** power, major: step === 1 };
+}
+
 function tickLabel(value: number, unit: string): string {
   if (unit === "ms") return value >= 1000 ? `${value / 1000} s` : value >= 1 ? `${value} ms` : `${value * 1000} µs`;
   return value >= 1000 ? `${value / 1000}k` : `${value}`;
@@ -103,29 +109,17 @@ export function latencySvg(input: PlotInput): string | undefined {
     `<text x="${PLOT.left}" y="18" font-size="13" font-weight="bold">Send → delivery latency against load</text>`,
     `<text x="${PLOT.left}" y="34" fill="#555">run ${escapeXml(input.label)}, ${new Date(input.startedAt).toISOString().slice(0, 16).replace("T", " ")} UTC · filled: p50 · hollow: p99 · baselines: closed loop</text>`,
   );
-  for (let power = xFrom; power <= xTo; power++) {
-    for (const step of power < xTo ? [1, 2, 5] : [1]) {
-      const value = step * 10 ** power;
-      const major = step === 1;
-      out.push(
-        `<line x1="${f(x(value))}" x2="${f(x(value))}" y1="${PLOT.top}" y2="${PLOT.bottom}" stroke="${major ? "#ccc" : "#eee"}"/>`,
-      );
-      out.push(
-        `<text x="${f(x(value))}" y="${PLOT.bottom + 14}" text-anchor="middle" fill="#444">${tickLabel(value, "rate")}</text>`,
-      );
-    }
+  for (const { value, major } of ticks(xFrom, xTo)) {
+    out.push(
+      `<line x1="${f(x(value))}" x2="${f(x(value))}" y1="${PLOT.top}" y2="${PLOT.bottom}" stroke="${major ? "#ccc" : "#eee"}"/>`,
+      `<text x="${f(x(value))}" y="${PLOT.bottom + 14}" text-anchor="middle" fill="#444">${tickLabel(value, "rate")}</text>`,
+    );
   }
-  for (let power = yFrom; power <= yTo; power++) {
-    for (const step of power < yTo ? [1, 2, 5] : [1]) {
-      const value = step * 10 ** power;
-      const major = step === 1;
-      out.push(
-        `<line x1="${PLOT.left}" x2="${PLOT.right}" y1="${f(y(value))}" y2="${f(y(value))}" stroke="${major ? "#ccc" : "#eee"}"/>`,
-      );
-      out.push(
-        `<text x="${PLOT.left - 6}" y="${f(y(value) + 4)}" text-anchor="end" fill="#444">${tickLabel(Number(value.toPrecision(3)), "ms")}</text>`,
-      );
-    }
+  for (const { value, major } of ticks(yFrom, yTo)) {
+    out.push(
+      `<line x1="${PLOT.left}" x2="${PLOT.right}" y1="${f(y(value))}" y2="${f(y(value))}" stroke="${major ? "#ccc" : "#eee"}"/>`,
+      `<text x="${PLOT.left - 6}" y="${f(y(value) + 4)}" text-anchor="end" fill="#444">${tickLabel(Number(value.toPrecision(3)), "ms")}</text>`,
+    );
   }
   out.push(
     `<rect x="${PLOT.left}" y="${PLOT.top}" width="${PLOT.right - PLOT.left}" height="${PLOT.bottom - PLOT.top}" fill="none" stroke="#888"/>`,
