@@ -64,6 +64,11 @@ export type ScenarioResult = {
   profile?: string | undefined;
 };
 
+/** A scenario's result before it measured anything: its name and parameters, every list empty. */
+export function newScenarioResult(id: string, title: string, parameters: ScenarioResult["parameters"]): ScenarioResult {
+  return { id, title, parameters, figures: [], checks: [], targets: [], notes: [], metrics: {} };
+}
+
 export type BenchReport = {
   label: string;
   startedAt: Date;

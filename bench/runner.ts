@@ -1,7 +1,7 @@
 import { rmSync } from "node:fs";
 import { describePostgres } from "./database.js";
 import { summarizeProfile } from "./profile-summary.js";
-import type { BenchReport, ScenarioResult } from "./report.js";
+import { newScenarioResult, type BenchReport, type ScenarioResult } from "./report.js";
 import { describeMachine } from "./resource-usage.js";
 import { ratioFigures, runBaselines } from "./scenarios/baselines.js";
 import { runBroadcastFanout } from "./scenarios/broadcast-fanout.js";
@@ -166,16 +166,8 @@ export async function runBench(request: RunRequest): Promise<BenchReport> {
       try {
         result = await SCENARIOS[name](options);
       } catch (error) {
-        result = {
-          id: name,
-          title: name,
-          parameters: {},
-          figures: [],
-          checks: [{ name: "scenario ran to completion", ok: false, detail: (error as Error).stack ?? String(error) }],
-          targets: [],
-          notes: [],
-          metrics: {},
-        };
+        result = newScenarioResult(name, name, {});
+        result.checks.push({ name: "scenario ran to completion", ok: false, detail: (error as Error).stack ?? String(error) });
       }
       const profile = mainThreadProfile(options.cpuProfileDir && `${options.cpuProfileDir}/${result.id}`);
       if (profile) {

@@ -9,6 +9,7 @@ import {
   Samples,
   type Figure,
   type LatencySummary,
+  newScenarioResult,
   type ScenarioResult,
 } from "../report.js";
 import { CpuMeter, type CpuShare } from "../resource-usage.js";
@@ -88,16 +89,11 @@ function runPgBaseline(url: string, options: BenchOptions): Promise<PgMode[]> {
  * writing the rows a message makes.
  */
 export async function runBaselines(options: BenchOptions): Promise<ScenarioResult> {
-  const result: ScenarioResult = {
-    id: "baselines",
-    title: "5. Baselines (same machine, same run)",
-    parameters: { "HTTP connections": options.senders, "phase length": `${options.duration} s`, "text bytes": options.textBytes },
-    figures: [],
-    checks: [],
-    targets: [],
-    notes: [],
-    metrics: {},
-  };
+  const result = newScenarioResult("baselines", "5. Baselines (same machine, same run)", {
+    "HTTP connections": options.senders,
+    "phase length": `${options.duration} s`,
+    "text bytes": options.textBytes,
+  });
   for (const kind of ["node", "hono"] as const) {
     const server = await ServerProcess.start(`${kind} baseline`, ["--import", "tsx", "bench/baselines/trivial-server.ts", kind]);
     try {

@@ -2,7 +2,15 @@ import { openStreams, type LoggedInUser } from "../load/chat-client.js";
 import { nowMs, sleep, waitUntil } from "../load/clock.js";
 import { HttpConnection } from "../load/http-client.js";
 import type { SseEvent } from "../load/sse-client.js";
-import { cpuPerOperation, formatCount, formatLatency, formatMs, Samples, type ScenarioResult } from "../report.js";
+import {
+  cpuPerOperation,
+  formatCount,
+  formatLatency,
+  formatMs,
+  Samples,
+  newScenarioResult,
+  type ScenarioResult,
+} from "../report.js";
 import { CpuMeter } from "../resource-usage.js";
 import { loginScenarioUsers, startScenarioServer, Violations, type BenchOptions } from "./context.js";
 
@@ -12,16 +20,7 @@ const DELIVERY_TIMEOUT_MS = 30_000;
 export async function runBroadcastFanout(options: BenchOptions): Promise<ScenarioResult> {
   const k = options.fanout;
   const rounds = options.broadcasts;
-  const result: ScenarioResult = {
-    id: "broadcast-fanout",
-    title: "3. Broadcast fan-out",
-    parameters: { recipients: k, broadcasts: rounds },
-    figures: [],
-    checks: [],
-    targets: [],
-    notes: [],
-    metrics: {},
-  };
+  const result = newScenarioResult("broadcast-fanout", "3. Broadcast fan-out", { recipients: k, broadcasts: rounds });
   const scenario = await startScenarioServer(options, "broadcast-fanout", k + 1);
   const violations = new Violations();
   try {

@@ -1,7 +1,16 @@
 import { readDatabaseActivity, withClient, type DatabaseActivity } from "../database.js";
 import { openStreams, type LoggedInUser } from "../load/chat-client.js";
 import { nowMs, sleep, waitUntil } from "../load/clock.js";
-import { cpuPerOperation, formatCount, formatLatency, formatMs, formatRate, type Check, type ScenarioResult } from "../report.js";
+import {
+  cpuPerOperation,
+  formatCount,
+  formatLatency,
+  formatMs,
+  formatRate,
+  type Check,
+  newScenarioResult,
+  type ScenarioResult,
+} from "../report.js";
 import { CpuMeter } from "../resource-usage.js";
 import { loginScenarioUsers, startScenarioServer, type BenchOptions, type ScenarioServer } from "./context.js";
 import { DIRECT_MESSAGE_CHECKS, MessageLedger, phaseFigures } from "./message-ledger.js";
@@ -16,22 +25,13 @@ const DRAIN_TIMEOUT_MS = 20_000;
  */
 export async function runDirectMessages(options: BenchOptions): Promise<ScenarioResult> {
   const { senders: senderCount, recipients: recipientCount, rate, duration } = options;
-  const result: ScenarioResult = {
-    id: "direct-hot",
-    title: "2b. Direct messages: few hot senders",
-    parameters: {
-      senders: senderCount,
-      recipients: recipientCount,
-      "offered rate": `${rate}/s`,
-      "phase length": `${duration} s`,
-      "text bytes": options.textBytes,
-    },
-    figures: [],
-    checks: [],
-    targets: [],
-    notes: [],
-    metrics: {},
-  };
+  const result = newScenarioResult("direct-hot", "2b. Direct messages: few hot senders", {
+    senders: senderCount,
+    recipients: recipientCount,
+    "offered rate": `${rate}/s`,
+    "phase length": `${duration} s`,
+    "text bytes": options.textBytes,
+  });
   const scenario = await startScenarioServer(options, "direct-hot", senderCount + recipientCount);
   let killed = false;
   try {

@@ -1,4 +1,4 @@
-import { formatCount, formatMs, formatRate, type ScenarioResult } from "../report.js";
+import { formatCount, formatMs, formatRate, newScenarioResult, type ScenarioResult } from "../report.js";
 import type { BenchOptions } from "./context.js";
 import { DIRECT_MESSAGE_CHECKS } from "./message-ledger.js";
 import { loadPointFigures, measureOpenLoop, measureSaturation, startUserMix, type LoadPoint } from "./user-mix.js";
@@ -12,21 +12,12 @@ const P99_TARGETS_MS: Record<number, number> = { 50: 50, 70: 100 };
  * reports the latency at each; every delivery is checked as it arrives.
  */
 export async function runDirectMix(options: BenchOptions): Promise<ScenarioResult> {
-  const result: ScenarioResult = {
-    id: "direct-mix",
-    title: "2. Direct messages: many users",
-    parameters: {
-      users: options.activeUsers,
-      "load points": `closed loop, then ${options.loadPercents.map((percent) => `${percent} %`).join(", ")} of its rate`,
-      "phase length": `${options.duration} s`,
-      "text bytes": options.textBytes,
-    },
-    figures: [],
-    checks: [],
-    targets: [],
-    notes: [],
-    metrics: {},
-  };
+  const result = newScenarioResult("direct-mix", "2. Direct messages: many users", {
+    users: options.activeUsers,
+    "load points": `closed loop, then ${options.loadPercents.map((percent) => `${percent} %`).join(", ")} of its rate`,
+    "phase length": `${options.duration} s`,
+    "text bytes": options.textBytes,
+  });
   const mix = await startUserMix(options, "direct-mix", "mx");
   try {
     const durationMs = options.duration * 1000;

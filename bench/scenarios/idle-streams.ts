@@ -2,7 +2,15 @@ import { forEachConcurrently, login, type LoggedInUser } from "../load/chat-clie
 import { nowMs, sleep } from "../load/clock.js";
 import { HttpPool } from "../load/http-client.js";
 import { openStream, type SseEvent, type SseStream } from "../load/sse-client.js";
-import { cpuPerOperation, formatBytes, formatCount, formatMs, formatRate, type ScenarioResult } from "../report.js";
+import {
+  cpuPerOperation,
+  formatBytes,
+  formatCount,
+  formatMs,
+  formatRate,
+  newScenarioResult,
+  type ScenarioResult,
+} from "../report.js";
 import { CpuMeter } from "../resource-usage.js";
 import { startScenarioServer, Violations, type BenchOptions } from "./context.js";
 
@@ -29,20 +37,11 @@ async function heapUsed(origin: { host: string; port: number }): Promise<number 
 export async function runIdleStreams(options: BenchOptions): Promise<ScenarioResult> {
   const n = options.users;
   const fullCheck = n <= options.fullPresenceCheckUpTo;
-  const result: ScenarioResult = {
-    id: "idle-streams",
-    title: "1. Idle streams",
-    parameters: {
-      users: n,
-      "logins and stream opens in flight": options.concurrency,
-      "presence check": fullCheck ? "every notice parsed and matched" : "notices counted (bounds checked)",
-    },
-    figures: [],
-    checks: [],
-    targets: [],
-    notes: [],
-    metrics: {},
-  };
+  const result = newScenarioResult("idle-streams", "1. Idle streams", {
+    users: n,
+    "logins and stream opens in flight": options.concurrency,
+    "presence check": fullCheck ? "every notice parsed and matched" : "notices counted (bounds checked)",
+  });
   const scenario = await startScenarioServer(options, "idle-streams", n);
   const violations = new Violations();
   const streams = new Array<SseStream>(n);

@@ -6,7 +6,7 @@ import { sleep, waitUntil } from "../load/clock.js";
 import type { SseStream } from "../load/sse-client.js";
 import { metricDelta, scrapeMetrics } from "../metrics-scrape.js";
 import { startNatsServer, type NatsServer } from "../nats-server.js";
-import { formatCount, formatMs, formatRate, type Check, type ScenarioResult } from "../report.js";
+import { formatCount, formatMs, formatRate, type Check, newScenarioResult, type ScenarioResult } from "../report.js";
 import { CpuMeter, type CpuShare } from "../resource-usage.js";
 import {
   benchUsers,
@@ -67,9 +67,7 @@ type Row = {
 export async function runInstances(options: BenchOptions): Promise<ScenarioResult> {
   const { senders, recipients, instanceRate, duration } = options;
   const result: ScenarioResult = {
-    id: "instances",
-    title: "6. Several instances: NATS or LISTEN/NOTIFY",
-    parameters: {
+    ...newScenarioResult("instances", "6. Several instances: NATS or LISTEN/NOTIFY", {
       buses: options.buses.join(", "),
       instances: options.instanceCounts.join(", "),
       "senders per instance": senders,
@@ -77,13 +75,8 @@ export async function runInstances(options: BenchOptions): Promise<ScenarioResul
       "offered rate per instance": `${instanceRate}/s`,
       "phase length": `${duration} s`,
       "text bytes": options.textBytes,
-    },
-    figures: [],
+    }),
     tables: [],
-    checks: [],
-    targets: [],
-    notes: [],
-    metrics: {},
   };
   if (!options.databaseUrl) {
     result.checks.push({

@@ -1,7 +1,7 @@
 import { openStreams } from "../load/chat-client.js";
 import { nowMs, sleep, waitUntil } from "../load/clock.js";
 import type { SseStream } from "../load/sse-client.js";
-import { formatCount, formatLatency, formatMs, formatRate, type ScenarioResult } from "../report.js";
+import { formatCount, formatLatency, formatMs, formatRate, newScenarioResult, type ScenarioResult } from "../report.js";
 import { CpuMeter } from "../resource-usage.js";
 import { loginScenarioUsers, startScenarioServer, type BenchOptions } from "./context.js";
 import { MessageLedger, phaseFigures } from "./message-ledger.js";
@@ -18,22 +18,13 @@ export async function runReconnectStorm(options: BenchOptions): Promise<Scenario
   const senderCount = Math.min(options.senders, n);
   const rate = options.stormRate;
   const durationMs = Math.max(2, options.duration * 2) * 1000;
-  const result: ScenarioResult = {
-    id: "reconnect-storm",
-    title: "4. Reconnect storm",
-    parameters: {
-      streams: n,
-      senders: senderCount,
-      "offered rate": `${rate}/s`,
-      "traffic length": `${durationMs / 1000} s`,
-      "reconnects in flight": options.concurrency * 4,
-    },
-    figures: [],
-    checks: [],
-    targets: [],
-    notes: [],
-    metrics: {},
-  };
+  const result = newScenarioResult("reconnect-storm", "4. Reconnect storm", {
+    streams: n,
+    senders: senderCount,
+    "offered rate": `${rate}/s`,
+    "traffic length": `${durationMs / 1000} s`,
+    "reconnects in flight": options.concurrency * 4,
+  });
   const scenario = await startScenarioServer(options, "reconnect-storm", n + senderCount);
   const ledger = new MessageLedger(`rs${options.runId}`);
   let streams: SseStream[] = [];

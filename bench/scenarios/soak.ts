@@ -1,5 +1,14 @@
 import { nowMs, sleep } from "../load/clock.js";
-import { formatBytes, formatCount, formatLatency, formatMs, formatRate, Samples, type ScenarioResult } from "../report.js";
+import {
+  formatBytes,
+  formatCount,
+  formatLatency,
+  formatMs,
+  formatRate,
+  Samples,
+  newScenarioResult,
+  type ScenarioResult,
+} from "../report.js";
 import { CpuMeter, readRss, type CpuShare } from "../resource-usage.js";
 import type { BenchOptions } from "./context.js";
 import { DIRECT_MESSAGE_CHECKS } from "./message-ledger.js";
@@ -26,21 +35,12 @@ export async function runSoak(options: BenchOptions): Promise<ScenarioResult> {
   const totalMs = Math.round(options.soakMinutes * 60_000);
   const intervalMs = Math.min(INTERVAL_MS, totalMs / 3);
   const intervalCount = Math.round(totalMs / intervalMs);
-  const result: ScenarioResult = {
-    id: "soak",
-    title: "7. Soak: many users at a fixed rate",
-    parameters: {
-      users: options.activeUsers,
-      length: totalMs >= 60_000 ? `${options.soakMinutes} min` : `${totalMs / 1000} s`,
-      "offered rate": options.soakRate === undefined ? "half the saturation measured first" : `${options.soakRate}/s`,
-      "text bytes": options.textBytes,
-    },
-    figures: [],
-    checks: [],
-    targets: [],
-    notes: [],
-    metrics: {},
-  };
+  const result = newScenarioResult("soak", "7. Soak: many users at a fixed rate", {
+    users: options.activeUsers,
+    length: totalMs >= 60_000 ? `${options.soakMinutes} min` : `${totalMs / 1000} s`,
+    "offered rate": options.soakRate === undefined ? "half the saturation measured first" : `${options.soakRate}/s`,
+    "text bytes": options.textBytes,
+  });
   const mix = await startUserMix(options, "soak", "sk");
   try {
     const { ledger, senders, scenario } = mix;
