@@ -157,9 +157,11 @@ export async function readStreamStart(
       live: sql<boolean>`exists (select 1 from ${sessions} where ${sessions.id} = ${sessionId} and ${sessions.endedAt} is null)`,
       deliveredEventId: users.deliveredEventId,
       lastEventId: users.lastEventId,
+      // By name, not by the outer row: in a one-table select drizzle writes columns inside sql``
+      // unqualified, so users.username here would read as events.username (every user's oldest).
       oldestEventId: sql<
         number | string | null
-      >`(select min(${events.id}) from ${events} where ${events.username} = ${users.username})`,
+      >`(select min(${events.id}) from ${events} where ${events.username} = ${username})`,
     })
     .from(users)
     .where(eq(users.username, username));
