@@ -68,8 +68,12 @@ describe("pruning the event log", () => {
 
   it("answers a resume from before the oldest kept event with resync, then replays what is kept", async () => {
     const { luke } = await lukeWithOldEvents();
+    // Another user's first event, never delivered, is kept: luke's own oldest is what counts.
+    const { yoda } = await chat.users("yoda");
+    const lukeToken = await chat.login(luke);
+    await sendMessage(chat, lukeToken, yoda, "kept for yoda");
     await pruneEvents(chat.db, DAY);
-    const stream = await chat.events(await chat.login(luke), { "last-event-id": "0" });
+    const stream = await chat.events(lukeToken, { "last-event-id": "0" });
     const resync = await stream.next();
     expect(resync).toEqual({ id: undefined, event: "resync", data: { reason: "events_pruned", lastEventId: "0" } });
     const replayed = await nextEvents(stream, "message", 2);
