@@ -211,6 +211,16 @@ describe("the hub's streams", () => {
     }
   });
 
+  it("once stopped, neither pings nor writes the announcements still waiting", async () => {
+    const stopped = createLocalHub({ pingIntervalMs: 20 });
+    const luke = fullStream("luke");
+    stopped.attach(luke.subscriber);
+    stopped.announce(presence("hans"), "hans", nothingExcluded);
+    stopped.stop();
+    await wait(announcementDelayMs(1) + 60);
+    expect(luke.writes).toEqual([]);
+  });
+
   it("counts each announcement once per stream it reached, by type", async () => {
     const delivered: Record<string, number> = {};
     const hub = createLocalHub({
