@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { and, count, eq, sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { deleteExpiredKeys, KEY_SWEEP_LOCK } from "../../src/chat/idempotency.js";
-import { queryRows } from "../../src/db/client.js";
-import { idempotencyKeys, messages } from "../../src/db/schema.js";
+import { deleteExpiredKeys, findReplay, KEY_SWEEP_LOCK, keyedRequest, sendOnce } from "../../src/chat/idempotency.js";
+import { queryRows, type Transaction } from "../../src/db/client.js";
+import { blocks, idempotencyKeys, messages } from "../../src/db/schema.js";
 import { createTestChat, type TestChat } from "../support/chat.js";
 
 const TTL_SECONDS = 3600;
@@ -118,5 +118,54 @@ describe("the expired key sweep", () => {
       expect(await keysOf(hans)).toEqual([key]);
     });
     expect(await deleteExpiredKeys(chat.db, TTL_SECONDS)).toBe(1);
+  });
+});
+
+describe("sendOnce, the module's own API", () => {
+  /** A send that blocks `blocked` for `blocker` in its transaction and answers `response`. */
+  const blocking = (blocker: string, blocked: string, response: { n: number }) => async (tx: Transaction) => {
+    await tx.insert(blocks).values({ blocker, blocked });
+    return { response };
+  };
+  const blocksOf = async (blocker: string) =>
+    (await chat.db.select({ blocked: blocks.blocked }).from(blocks).where(eq(blocks.blocker, blocker))).map((row) => row.blocked);
+
+  // What a concurrent twin meets on PostgreSQL (test/idempotency races it there): the key taken
+  // between its own lookup and its claim. Called directly, without the lookup, it meets it here too.
+  it("under a key taken and live rolls its own work back and answers the first response", async () => {
+    const { hans, luke, leia } = await chat.users("hans", "luke", "leia");
+    const request = keyedRequest(hans, randomUUID(), "POST /broadcasts", { text: "once" }, TTL_SECONDS);
+
+    expect(await sendOnce(chat.db, request, blocking(hans, luke, { n: 1 }))).toEqual({ response: { n: 1 }, replayed: false });
+    expect(await sendOnce(chat.db, request, blocking(hans, leia, { n: 2 }))).toEqual({ response: { n: 1 }, replayed: true });
+    expect(await blocksOf(hans)).toEqual([luke]);
+  });
+
+  it("under a key past the TTL takes the key over, and its response is the one replayed from then on", async () => {
+    const { hans, luke, leia } = await chat.users("hans", "luke", "leia");
+    const request = keyedRequest(hans, randomUUID(), "POST /broadcasts", { text: "twice" }, TTL_SECONDS)!;
+    await sendOnce(chat.db, request, blocking(hans, luke, { n: 1 }));
+    await age(hans, request.key);
+
+    expect(await sendOnce(chat.db, request, blocking(hans, leia, { n: 2 }))).toEqual({ response: { n: 2 }, replayed: false });
+    expect(await findReplay(chat.db, request)).toEqual({ n: 2 });
+    expect((await blocksOf(hans)).sort()).toEqual([leia, luke].sort());
+  });
+
+  it("whose work fails lets the error through and leaves the key unused", async () => {
+    const { hans } = await chat.users("hans");
+    const request = keyedRequest(hans, randomUUID(), "POST /broadcasts", { text: "refused" }, TTL_SECONDS);
+    const refused = () => Promise.reject(new Error("refused by the send"));
+    await expect(sendOnce(chat.db, request, refused)).rejects.toThrow("refused by the send");
+    expect(await keysOf(hans)).toEqual([]);
+  });
+
+  it("without a key sends each time and stores no key", async () => {
+    const { hans, luke, leia } = await chat.users("hans", "luke", "leia");
+    const request = keyedRequest(hans, undefined, "POST /broadcasts", { text: "free" }, TTL_SECONDS);
+    expect(request).toBeUndefined();
+    expect(await sendOnce(chat.db, request, blocking(hans, luke, { n: 1 }))).toEqual({ response: { n: 1 }, replayed: false });
+    expect(await sendOnce(chat.db, request, blocking(hans, leia, { n: 2 }))).toEqual({ response: { n: 2 }, replayed: false });
+    expect(await keysOf(hans)).toEqual([]);
   });
 });
