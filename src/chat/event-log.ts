@@ -211,13 +211,12 @@ export async function pruneEvents(db: Database, retentionSeconds: number, chunk 
   }
 }
 
-/**
- * Prunes the event log every tenth of the retention window (at most every ten minutes, at least
- * every second). Returns the function that stops it.
- */
+/** How often the event log is pruned: every tenth of the retention window, at most every second, at least every ten minutes. */
+export const pruneIntervalMs = (retentionSeconds: number) => Math.max(1000, Math.min(600_000, (retentionSeconds * 1000) / 10));
+
+/** Prunes the event log every pruneIntervalMs. Returns the function that stops it. */
 export function startEventPruner(db: Database, retentionSeconds: number, onError: (error: unknown) => void): () => void {
-  const intervalMs = Math.max(1000, Math.min(600_000, (retentionSeconds * 1000) / 10));
-  return runPeriodically(intervalMs, () => pruneEvents(db, retentionSeconds), onError);
+  return runPeriodically(pruneIntervalMs(retentionSeconds), () => pruneEvents(db, retentionSeconds), onError);
 }
 
 /**

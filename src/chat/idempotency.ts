@@ -113,8 +113,10 @@ export async function deleteExpiredKeys(db: Database, ttlSeconds: number): Promi
   });
 }
 
-/** Sweeps expired keys every 24th of the TTL, but no more than once a second and at least every hour; returns the stop. */
+/** How often expired keys are swept: every 24th of the TTL, but no more than once a second and at least every hour. */
+export const keySweepIntervalMs = (ttlSeconds: number) => Math.max(1000, Math.min(3_600_000, (ttlSeconds * 1000) / 24));
+
+/** Sweeps expired keys every keySweepIntervalMs; returns the stop. */
 export function startKeySweeper(db: Database, ttlSeconds: number, onError: (error: unknown) => void): () => void {
-  const intervalMs = Math.max(1000, Math.min(3_600_000, (ttlSeconds * 1000) / 24));
-  return runPeriodically(intervalMs, () => deleteExpiredKeys(db, ttlSeconds), onError);
+  return runPeriodically(keySweepIntervalMs(ttlSeconds), () => deleteExpiredKeys(db, ttlSeconds), onError);
 }

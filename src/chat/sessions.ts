@@ -295,9 +295,12 @@ async function afterSessionEnded(context: ChatContext, username: string, session
   await endPrivateSessions(context, username, reason);
 }
 
+/** How often idle sessions are swept: every tenth of the timeout, between 100 ms and 1 s. */
+export const sweepIntervalMs = (timeoutSeconds: number) => Math.min(1000, Math.max(100, (timeoutSeconds * 1000) / 10));
+
 /** Runs the sweeper on one timer until stopped; a failed sweep is retried on the next tick. */
 export function startSweeper(context: ChatContext, onError: (error: unknown) => void): () => void {
-  const intervalMs = Math.min(1000, Math.max(100, (context.settings.timeoutSeconds * 1000) / 10));
+  const intervalMs = sweepIntervalMs(context.settings.timeoutSeconds);
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
