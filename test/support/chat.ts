@@ -21,6 +21,7 @@ export type TestSettings = Partial<
     | "timeoutSeconds"
     | "pingIntervalSeconds"
     | "idempotencyKeyTtlSeconds"
+    | "eventRetentionSeconds"
     | "streamBufferBytes"
     | "maxStreamsPerSession"
     | "rateLimitPerUser"
