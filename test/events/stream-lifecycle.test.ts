@@ -1,11 +1,12 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { eq } from "drizzle-orm";
+import { decodeJwt } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createDeliveredCursor, pruneEvents, readEventsAfter } from "../../src/chat/event-log.js";
 import { openEventStream, type SinkEvents, type StreamSink } from "../../src/chat/event-stream.js";
 import { createLocalHub, type LocalHub } from "../../src/chat/hub.js";
 import { storeMessages } from "../../src/chat/messages.js";
 import type { ChatTelemetry } from "../../src/chat/telemetry.js";
-import { sessions, users } from "../../src/db/schema.js";
+import { users } from "../../src/db/schema.js";
 import { createTestChat, type TestChat } from "../support/chat.js";
 import { waitUntil } from "../support/wait.js";
 
@@ -66,15 +67,12 @@ function recordingSink() {
 /** A user with a live session and `count` messages waiting (event ids 1..count). */
 async function userWithMessages(count: number) {
   const { hans, luke } = await chat.users("hans", "luke");
-  await chat.login(luke);
-  const [session] = await chat.db
-    .select({ id: sessions.id })
-    .from(sessions)
-    .where(and(eq(sessions.username, luke), isNull(sessions.endedAt)));
+  // The token names its session (as test/routes/login.test.ts reads it).
+  const sessionId = decodeJwt(await chat.login(luke)).sid as string;
   const sentAt = new Date();
   const sends = Array.from({ length: count }, (_, index) => ({ from: hans, to: luke, text: `m${index + 1}`, sentAt }));
   if (count > 0) await storeMessages(hub, chat.db, sends);
-  return { luke, sessionId: session!.id };
+  return { luke, sessionId };
 }
 
 /** Opens a stream of `luke` on a fresh hub, with its own cursor and recorded telemetry. */
