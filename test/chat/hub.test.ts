@@ -94,6 +94,18 @@ describe("announcements", () => {
     expect(order).toEqual(["write hans", "deliver 1"]);
   });
 
+  it("are not hurried out by an event for a user whose last stream detached", () => {
+    const hub = newHub();
+    const hans = recordingStream("hans");
+    hub.attach(hans.subscriber);
+    hub.attach(recordingStream("luke").subscriber)();
+    hub.announce(presence("yoda"), "yoda", nothingExcluded);
+    // Nobody to deliver to: the hub forgot luke, so the announcement keeps waiting for its timer.
+    hub.publish("luke", message(1));
+    hub.notify("luke", 1);
+    expect(hans.writes).toEqual([]);
+  });
+
   it("reach nobody after the stream detached", async () => {
     const hub = newHub();
     const luke = recordingStream("luke");
@@ -103,6 +115,46 @@ describe("announcements", () => {
     await wait(announcementDelayMs(1) + 30);
     expect(luke.writes).toEqual([]);
     expect(hub.streamCount()).toBe(0);
+  });
+  it("write nothing to a stream that none of the waiting announcements reach, nor when none wait", () => {
+    const calls: [string, number][] = [];
+    const hub = createLocalHub({
+      pingIntervalMs: 60_000,
+      telemetry: { eventsDelivered: (type, count) => calls.push([type, count]) },
+    });
+    const hans = recordingStream("hans");
+    const leia = recordingStream("leia");
+    hub.attach(hans.subscriber);
+    hub.attach(leia.subscriber);
+    // Its subject and the one user it leaves out: the announcement reaches no stream.
+    hub.announce(presence("hans"), "hans", new Set(["leia"]));
+    hub.publish("hans", message(1));
+    // Nothing waits now: another event writes no announcements.
+    hub.publish("leia", message(2));
+    expect([hans.writes, leia.writes]).toEqual([[], []]);
+    expect([hans.delivered, leia.delivered]).toEqual([[1], [2]]);
+    expect(calls).toEqual([]);
+  });
+
+  it("give a stream opened while they wait nothing of what came after it that leaves it out", async () => {
+    const calls: [string, number][] = [];
+    const hub = createLocalHub({
+      pingIntervalMs: 60_000,
+      telemetry: { eventsDelivered: (type, count) => calls.push([type, count]) },
+    });
+    const early = recordingStream("early");
+    hub.attach(early.subscriber);
+    hub.announce(presence("hans"), "hans", nothingExcluded);
+    const late = recordingStream("leia");
+    hub.attach(late.subscriber);
+    // After it opened: one about itself, one that leaves it out.
+    hub.announce(presence("leia"), "leia", nothingExcluded);
+    hub.announce(presence("yoda"), "yoda", new Set(["leia"]));
+
+    await wait(announcementDelayMs(2) + 30);
+    expect(early.announced()).toEqual(['"username":"hans"', '"username":"leia"', '"username":"yoda"']);
+    expect(late.writes).toEqual([]);
+    expect(calls).toEqual([["presence", 3]]);
   });
 });
 
