@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createDeliveredCursor, pruneEvents, readEventsAfter } from "../../src/chat/event-log.js";
 import { openEventStream, type SinkEvents, type StreamSink } from "../../src/chat/event-stream.js";
 import { createLocalHub, type LocalHub } from "../../src/chat/hub.js";
@@ -185,6 +185,22 @@ describe("an event stream's close", () => {
     await stream.cursor.flush();
     expect(await deliveredEventId(luke)).toBe(0);
   });
+
+  it("replaying, waits while its connection holds a whole buffer, and goes on when told there is room", async () => {
+    newHub();
+    const { luke, sessionId } = await userWithMessages(2);
+    const stream = open(luke, sessionId, { bufferBytes: 1000 });
+    stream.sink.queued = 1000;
+    await waitUntil(() => stream.named("eventLogRead").length === 1, "the replay's read of the log");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(stream.sink.ids()).toEqual([]);
+
+    stream.sink.queued = 999;
+    stream.sink.events!.room();
+    await waitUntil(() => stream.sink.ids().length === 2, "the replay to go on");
+    expect(stream.sink.ids()).toEqual([1, 2]);
+    expect(stream.named("streamClosed")).toEqual([]);
+  });
 });
 
 describe("an event stream's resume point", () => {
@@ -231,5 +247,27 @@ describe("an event stream's resume point", () => {
       ["resync", 1],
       ["message", 1],
     ]);
+  });
+});
+
+describe("an event stream's delivery lag", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("is reported for what was sent from the millisecond the stream opened on, not for what was sent before", async () => {
+    newHub();
+    const { luke, sessionId } = await userWithMessages(1);
+    // Only Date is frozen (timers and the database run as usual): the stream opens at a known millisecond.
+    const opened = Date.now() + 5;
+    vi.useFakeTimers({ toFake: ["Date"], now: opened });
+    const stream = open(luke, sessionId);
+    await waitUntil(() => stream.sink.ids().length === 1, "the message that waited");
+
+    vi.setSystemTime(opened + 250);
+    const { hans } = await chat.users("hans");
+    const send = (text: string, sentAt: number) => ({ from: hans, to: luke, text, sentAt: new Date(sentAt) });
+    const outcomes = await storeMessages(hub, chat.db, [send("as it opened", opened), send("just before", opened - 1)]);
+    for (const outcome of outcomes) if ("value" in outcome) hub.publish(luke, outcome.value.event);
+    expect(stream.sink.ids()).toEqual([1, 2, 3]);
+    expect(stream.named("deliveryLag")).toEqual([["message", 0.25]]);
   });
 });
