@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import QuickFirstSequencer from "./test/support/quick-first-sequencer.js";
 
 // Mutation testing (`npm run test:mutation`, see TESTING.md) runs on PGlite only, whatever the shell says.
 delete process.env.DATABASE_URL;
@@ -37,6 +38,8 @@ export default defineConfig({
     env: { CHAT_TEST_REUSE_PGLITE: "1", CHAT_TEST_APP_PER_TEST: "1" },
     // ...and each test builds its app anew, so the code that builds it counts as covered by the test.
     setupFiles: ["test/support/app-per-test.ts"],
+    // A mutant's run stops at its first failing test: the quick files go first (see the sequencer).
+    sequence: { sequencer: QuickFirstSequencer },
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },
