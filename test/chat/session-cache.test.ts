@@ -68,6 +68,18 @@ describe("session cache", () => {
     expect(made.touch).toBe(touchesSoFar + 1);
   });
 
+  it("trusts what it knows for less than a tenth of the timeout, not for a tenth exactly", async () => {
+    const { cache, made } = countedCache();
+    const id = await newSession("luke");
+    cache.started(id, "luke");
+    vi.advanceTimersByTime(299);
+    expect(await cache.owner(id, false)).toBe("luke");
+    expect(made.find).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(await cache.owner(id, false)).toBe("luke");
+    expect(made.find).toBe(1);
+  });
+
   it("answers a stream's check (no activity) from a recent lookup, but a request still records activity", async () => {
     const { cache, made } = countedCache();
     const id = await newSession("luke");
