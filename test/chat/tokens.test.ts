@@ -34,6 +34,18 @@ describe("tokens", () => {
     vi.setSystemTime(expiresAt.getTime() + 1000);
     expect(await tokens.verify(token)).toBeUndefined();
   });
+
+  it("refuse a verified token from the very millisecond it expires", async () => {
+    // Issued on a whole second, so the token's expiry (in whole seconds) is exactly expiresAt.
+    vi.useFakeTimers({ toFake: ["Date"], now: 1_800_000_000_000 });
+    const tokens = await createTokens(secret("one secret"));
+    const { token, expiresAt } = await tokens.issue(claims);
+    expect(await tokens.verify(token)).toEqual(claims);
+    vi.setSystemTime(expiresAt.getTime() - 1);
+    expect(await tokens.verify(token)).toEqual(claims);
+    vi.setSystemTime(expiresAt.getTime());
+    expect(await tokens.verify(token)).toBeUndefined();
+  });
 });
 
 describe("an issued token", () => {
