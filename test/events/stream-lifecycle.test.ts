@@ -204,6 +204,17 @@ describe("an event stream's close", () => {
 });
 
 describe("an event stream's resume point", () => {
+  it("with nothing stored past it, and nothing arriving, is not followed by a read of the log", async () => {
+    newHub();
+    const { luke, sessionId } = await userWithMessages(2);
+    const caughtUp = open(luke, sessionId, { lastEventId: "2" });
+    const behind = open(luke, sessionId, { lastEventId: "1" });
+    await waitUntil(() => behind.sink.ids().length === 1, "the message after the first");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect([caughtUp.named("eventLogRead").length, behind.named("eventLogRead").length]).toEqual([0, 1]);
+    expect(caughtUp.sink.ids()).toEqual([]);
+  });
+
   it("may carry white space around its digits", async () => {
     newHub();
     const { luke, sessionId } = await userWithMessages(3);
