@@ -37,6 +37,16 @@ function newHub() {
   return hub;
 }
 
+/** A hub whose delivery tallies are recorded call by call. */
+function tallyingHub() {
+  const calls: [string, number][] = [];
+  hub = createLocalHub({
+    pingIntervalMs: 60_000,
+    telemetry: { eventsDelivered: (type, count) => calls.push([type, count]) },
+  });
+  return { hub, calls };
+}
+
 describe("announcements", () => {
   it("reach each open stream in one write per burst, in the order announced", async () => {
     const hub = newHub();
@@ -117,11 +127,7 @@ describe("announcements", () => {
     expect(hub.streamCount()).toBe(0);
   });
   it("write nothing to a stream that none of the waiting announcements reach, nor when none wait", () => {
-    const calls: [string, number][] = [];
-    const hub = createLocalHub({
-      pingIntervalMs: 60_000,
-      telemetry: { eventsDelivered: (type, count) => calls.push([type, count]) },
-    });
+    const { hub, calls } = tallyingHub();
     const hans = recordingStream("hans");
     const leia = recordingStream("leia");
     hub.attach(hans.subscriber);
@@ -137,11 +143,7 @@ describe("announcements", () => {
   });
 
   it("give a stream opened while they wait nothing of what came after it that leaves it out", async () => {
-    const calls: [string, number][] = [];
-    const hub = createLocalHub({
-      pingIntervalMs: 60_000,
-      telemetry: { eventsDelivered: (type, count) => calls.push([type, count]) },
-    });
+    const { hub, calls } = tallyingHub();
     const early = recordingStream("early");
     hub.attach(early.subscriber);
     hub.announce(presence("hans"), "hans", nothingExcluded);
