@@ -201,6 +201,34 @@ describe("an event stream's close", () => {
     expect(stream.sink.ids()).toEqual([1, 2]);
     expect(stream.named("streamClosed")).toEqual([]);
   });
+
+  it("for a reader that leaves exactly a buffer's worth untaken is not cut off; one byte more is", async () => {
+    const { luke, sessionId } = await userWithMessages(0);
+    for (const [untaken, reason] of [
+      [64, "server_closed"],
+      [65, "slow_reader"],
+    ] as const) {
+      newHub();
+      const stream = open(luke, sessionId, { bufferBytes: 64 });
+      await waitUntil(() => stream.sink.text.startsWith("retry: 1000\n\n"), "the stream's first bytes");
+      stream.sink.queued = untaken;
+      const at = new Date().toISOString();
+      hub.announce({ type: "presence", data: { username: "hans", status: "online", at } }, "hans", new Set());
+      hub.closeAll();
+      hub.stop();
+      expect(stream.named("streamClosed").map(([, closed]) => closed)).toEqual([reason]);
+    }
+  });
+
+  it("by its client before its start is read goes no further: no log read, nothing written", async () => {
+    newHub();
+    const { luke, sessionId } = await userWithMessages(2);
+    const stream = open(luke, sessionId);
+    stream.sink.events!.gone();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(stream.named("eventLogRead")).toEqual([]);
+    expect(stream.sink.text).toBe("retry: 1000\n\n");
+  });
 });
 
 describe("an event stream's resume point", () => {
