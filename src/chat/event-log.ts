@@ -151,10 +151,14 @@ export async function readStreamStart(
   db: Database,
   username: string,
   sessionId: string,
-): Promise<{ live: boolean; deliveredEventId: number; lastEventId: number; oldestEventId: number | null } | undefined> {
+): Promise<
+  | { live: boolean; endReason: string | null; deliveredEventId: number; lastEventId: number; oldestEventId: number | null }
+  | undefined
+> {
   const [row] = await db
     .select({
       live: sql<boolean>`exists (select 1 from ${sessions} where ${sessions.id} = ${sessionId} and ${sessions.endedAt} is null)`,
+      endReason: sql<string | null>`(select ${sessions.endReason} from ${sessions} where ${sessions.id} = ${sessionId})`,
       deliveredEventId: users.deliveredEventId,
       lastEventId: users.lastEventId,
       // By name, not by the outer row: in a one-table select drizzle writes columns inside sql``

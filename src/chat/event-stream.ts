@@ -131,7 +131,9 @@ class EventStream implements Subscriber, SinkEvents {
     // Checked once attached, closing the gap where the session ended while the stream opened.
     const position = await readStreamStart(db, username, sessionId);
     if (this.closed || !position) return;
-    if (!position.live) return this.endStream("session_ended");
+    // The session ended as the stream opened: on a database server the end can commit before this
+    // read and reach the hub after it, so this stream says why itself (the hub then finds it closed).
+    if (!position.live) return this.endStream("session_ended", sessionEndReason(position.endReason));
     const requested = parseEventId(lastEventId);
     if (lastEventId === undefined) {
       this.lastId = position.deliveredEventId;
@@ -260,6 +262,10 @@ export function openEventStream(options: EventStreamOptions, connect: (events: S
     );
   }
   new EventStream(options, connect);
+}
+
+function sessionEndReason(stored: string | null): SessionEndReason | undefined {
+  return stored === "logout" || stored === "timeout" ? stored : undefined;
 }
 
 function parseEventId(value: string | undefined): number | undefined {

@@ -77,7 +77,7 @@ const eventsRoute = createRoute({
     "An unknown or malformed resume id gets `resync` (reason `unknown_event_id`) and the stream continues as if none were given. ",
     "Delivered events are kept for the server's event retention (`--event-retention`, 7 days by default); events not yet delivered are kept until they are. ",
     "A resume id whose following events were pruned gets `resync` (reason `events_pruned`), then every event still kept; the history stays in GET /messages. ",
-    "The stream starts with `retry:`, sends `: ping` comments at least every 15 s, ends with `session_ended` on logout or timeout, ",
+    "The stream starts with `retry:`, sends `: ping` comments at least every 15 s, ends with `session_ended` on logout or timeout (a stream opened as its session ended gets it too), ",
     "and is cut off if the reader falls more than the buffer bound (256 KiB by default) behind; reconnect with the last id seen. ",
     "Opening a stream is not activity for the inactivity timeout. ",
     "A session may hold a few streams open at once on each instance (5 by default, `--max-streams-per-session`); one more gets `429` `too_many_streams` until one of them closes. ",

@@ -158,19 +158,22 @@ describe("authentication of the stream", () => {
     });
   });
 
-  it("closes at once a stream whose session another instance ended a moment before it opened", async () => {
-    const { luke } = await chat.users("luke");
-    const token = await chat.login(luke);
-    // Ended in the database only, as another instance would: this instance's session cache still
-    // trusts the session for a moment, so the stream opens, then finds the session over and ends.
-    await chat.db
-      .update(sessions)
-      .set({ endedAt: sql`now()`, endReason: "logout" })
-      .where(and(eq(sessions.username, luke), isNull(sessions.endedAt)));
-    const stream = await chat.events(token);
-    await stream.closed();
-    expect(stream.events).toEqual([]);
-  });
+  it.each(["logout", "timeout"] as const)(
+    "tells a stream whose session another instance ended (%s) a moment before it opened why, and closes it",
+    async (reason) => {
+      const { luke } = await chat.users("luke");
+      const token = await chat.login(luke);
+      // Ended in the database only, as another instance would: this instance's session cache still
+      // trusts the session for a moment, so the stream opens, then finds the session over and ends.
+      await chat.db
+        .update(sessions)
+        .set({ endedAt: sql`now()`, endReason: reason })
+        .where(and(eq(sessions.username, luke), isNull(sessions.endedAt)));
+      const stream = await chat.events(token);
+      await stream.closed();
+      expect(stream.events).toEqual([{ id: undefined, event: "session_ended", data: { reason } }]);
+    },
+  );
 
   it("refuses a bearer token whose session has ended", async () => {
     const { luke } = await chat.users("luke");
