@@ -143,9 +143,10 @@ export async function readEventsAfter(db: Database, username: string, afterId: n
 }
 
 /**
- * What a stream needs to start, in one query: whether its session is still live, where a stream
- * opened without Last-Event-ID starts, the highest id the user has at all, and the lowest still
- * kept (null when none is): ids are dense per user, so a resume point below it lost pruned events.
+ * What a stream needs to start, in one query: whether its session is still live (and if not, why
+ * it ended), where a stream opened without Last-Event-ID starts, the highest id the user has at
+ * all, and the lowest still kept (null when none is): ids are dense per user, so a resume point
+ * below it lost pruned events.
  */
 export async function readStreamStart(
   db: Database,
@@ -157,17 +158,18 @@ export async function readStreamStart(
 > {
   const [row] = await db
     .select({
-      live: sql<boolean>`exists (select 1 from ${sessions} where ${sessions.id} = ${sessionId} and ${sessions.endedAt} is null)`,
-      endReason: sql<string | null>`(select ${sessions.endReason} from ${sessions} where ${sessions.id} = ${sessionId})`,
+      live: sql<boolean>`${sessions.id} is not null and ${sessions.endedAt} is null`,
+      endReason: sessions.endReason,
       deliveredEventId: users.deliveredEventId,
       lastEventId: users.lastEventId,
-      // By name, not by the outer row: in a one-table select drizzle writes columns inside sql``
-      // unqualified, so users.username here would read as events.username (every user's oldest).
+      // By name, not by the outer row: were this select ever one table again, drizzle would write
+      // users.username inside sql`` unqualified, reading as events.username (every user's oldest).
       oldestEventId: sql<
         number | string | null
       >`(select min(${events.id}) from ${events} where ${events.username} = ${username})`,
     })
     .from(users)
+    .leftJoin(sessions, eq(sessions.id, sessionId))
     .where(eq(users.username, username));
   return row && { ...row, oldestEventId: row.oldestEventId === null ? null : Number(row.oldestEventId) };
 }
