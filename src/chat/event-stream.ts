@@ -2,7 +2,7 @@ import { isDatabaseUnavailable, type Database } from "../db/client.js";
 import type { DeliveredCursor } from "./event-log.js";
 import { readEventsAfter, readStreamStart } from "./event-log.js";
 import { AppError } from "./errors.js";
-import { encodeEvent, type DurableEvent, type SessionEndReason } from "./events.js";
+import { asSessionEndReason, encodeEvent, type DurableEvent, type SessionEndReason } from "./events.js";
 import type { Hub, Subscriber } from "./hub.js";
 import type { ChatTelemetry, StreamCloseReason, StreamInfo } from "./telemetry.js";
 
@@ -133,7 +133,7 @@ class EventStream implements Subscriber, SinkEvents {
     if (this.closed || !position) return;
     // The session ended as the stream opened: on a database server the end can commit before this
     // read and reach the hub after it, so this stream says why itself (the hub then finds it closed).
-    if (!position.live) return this.endStream("session_ended", sessionEndReason(position.endReason));
+    if (!position.live) return this.endStream("session_ended", asSessionEndReason(position.endReason));
     const requested = parseEventId(lastEventId);
     if (lastEventId === undefined) {
       this.lastId = position.deliveredEventId;
@@ -262,10 +262,6 @@ export function openEventStream(options: EventStreamOptions, connect: (events: S
     );
   }
   new EventStream(options, connect);
-}
-
-function sessionEndReason(stored: string | null): SessionEndReason | undefined {
-  return stored === "logout" || stored === "timeout" ? stored : undefined;
 }
 
 function parseEventId(value: string | undefined): number | undefined {

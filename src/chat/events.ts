@@ -105,6 +105,12 @@ export type LiveEvent = { [Type in LiveEventType]: { type: Type; data: EventData
 
 export type SessionEndReason = EventData<"session_ended">["reason"];
 
+/** A session's stored end reason as the `session_ended` event carries it, if it is one. */
+export function asSessionEndReason(stored: string | null): SessionEndReason | undefined {
+  const parsed = SessionEndedEvent.shape.reason.safeParse(stored);
+  return parsed.success ? parsed.data : undefined;
+}
+
 const encoder = new TextEncoder();
 
 /** A fan-out hands every recipient the same data object: serialise it once. */
