@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -192,7 +193,7 @@ describe("an event stream's close", () => {
     const stream = open(luke, sessionId, { bufferBytes: 1000 });
     stream.sink.queued = 1000;
     await waitUntil(() => stream.named("eventLogRead").length === 1, "the replay's read of the log");
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     expect(stream.sink.ids()).toEqual([]);
 
     stream.sink.queued = 999;
@@ -225,7 +226,7 @@ describe("an event stream's close", () => {
     const { luke, sessionId } = await userWithMessages(2);
     const stream = open(luke, sessionId);
     stream.sink.events!.gone();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     expect(stream.named("eventLogRead")).toEqual([]);
     expect(stream.sink.text).toBe("retry: 1000\n\n");
   });
@@ -238,7 +239,7 @@ describe("an event stream's resume point", () => {
     const caughtUp = open(luke, sessionId, { lastEventId: "2" });
     const behind = open(luke, sessionId, { lastEventId: "1" });
     await waitUntil(() => behind.sink.ids().length === 1, "the message after the first");
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     expect([caughtUp.named("eventLogRead").length, behind.named("eventLogRead").length]).toEqual([0, 1]);
     expect(caughtUp.sink.ids()).toEqual([]);
   });

@@ -14,15 +14,15 @@ export default class QuickFirstSequencer extends BaseSequencer {
     const { cache, config } = this.ctx;
     const last = (file: TestSpecification) =>
       cache.getFileTestResults(`${file.project.name}:${relative(config.root, file.moduleId)}`);
-    const rank = (file: TestSpecification) => {
+    const rank = (file: TestSpecification): [group: number, duration: number] => {
       const result = last(file);
       // Never run: first, as vitest does; then what failed last; then by how long it took.
       if (!result) return [0, 0];
-      return result.failed ? [1, result.duration] : [2, result.duration];
+      return [result.failed ? 1 : 2, result.duration];
     };
     return [...files].sort((a, b) => {
-      const [groupA = 0, durationA = 0] = rank(a);
-      const [groupB = 0, durationB = 0] = rank(b);
+      const [groupA, durationA] = rank(a);
+      const [groupB, durationB] = rank(b);
       return groupA - groupB || durationA - durationB;
     });
   }
