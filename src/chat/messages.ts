@@ -2,9 +2,9 @@ import { and, desc, eq, getTableName, lt, or, sql } from "drizzle-orm";
 import {
   bareColumn as bare,
   isDatabaseUnavailable,
-  jsonRows,
   queryRows,
-  textArray,
+  statementOnce,
+  textArrayLiteral,
   type Database,
   type Transaction,
 } from "../db/client.js";
@@ -12,7 +12,7 @@ import { blocks, messages, sessions, users } from "../db/schema.js";
 import { createBatcher, nextEventLoopTurn, type BatchOutcome } from "../lib/batcher.js";
 import { AppError } from "./errors.js";
 import type { ChatContext } from "./context.js";
-import { appendEventSteps, lockedUsersQuery, messageView } from "./event-log.js";
+import { appendEventSteps, lockedUsersQuery, messageView, type CommitNotices } from "./event-log.js";
 import type { DurableEvent } from "./events.js";
 import type { Hub } from "./hub.js";
 import { findReplay, keyedRequest, sendOnce } from "./idempotency.js";
@@ -78,42 +78,32 @@ function publishMessages(context: Pick<ChatContext, "hub" | "telemetry">, stored
   }
 }
 
+/** The batch statement of each hub's notices (there is one hub per app; tests build many). */
+const messageBatchStatements = new WeakMap<object, ReturnType<typeof buildMessageBatchStatement>>();
+const NO_NOTICES = {};
+
+function messageBatchStatement(notices: CommitNotices | undefined) {
+  let statement = messageBatchStatements.get(notices ?? NO_NOTICES);
+  if (!statement) messageBatchStatements.set(notices ?? NO_NOTICES, (statement = buildMessageBatchStatement(notices)));
+  return statement;
+}
+
 /**
- * Checks and stores messages in one statement (its own transaction when `db` is not one): a
- * message to an unknown user or a blocker gets its own error, the others are stored with their
- * recipient's numbered event and the hub's notice. One round trip for the whole batch.
+ * The message batch as one statement, its text built once (see statementOnce); `input` is the
+ * sends as a jsonb array, `recipients` their distinct names as a text[] literal.
+ * - recipient: every recipient known and enabled, whether online; their rows locked in name
+ *   order, as numbering their events needs.
+ * - accepted: the sends stored, each with its message id, taken in send order; pending: their
+ *   events, numbered and stored by the event log's steps in send order per recipient.
  */
-export async function storeMessages(
-  hub: Hub,
-  db: Database | Transaction,
-  sends: readonly MessageSend[],
-): Promise<BatchOutcome<StoredMessage>[]> {
-  const recipients = [...new Set(sends.map((send) => send.to))];
-  const input = sends.map(({ from, to, text, sentAt }, ord) => ({
-    ord,
-    sender: from,
-    recipient: to,
-    text,
-    sent_at: sentAt.toISOString(),
-  }));
-  // - recipient: every recipient known and enabled, whether online; their rows locked in name
-  //   order, as numbering their events needs.
-  // - accepted: the sends stored, each with its message id, taken in send order; pending: their
-  //   events, numbered and stored by the event log's steps in send order per recipient.
-  const rows = await queryRows<{
-    ord: number;
-    known: boolean;
-    blocked: boolean;
-    online: boolean;
-    message_id: number | string | null;
-    event_id: number | string | null;
-  }>(
-    db,
-    sql`with input as materialized (
-          select * from jsonb_to_recordset(${jsonRows(input)}) as t(ord int, sender text, recipient text, text text, sent_at text)
+function buildMessageBatchStatement(notices: CommitNotices | undefined) {
+  return statementOnce(
+    ["input", "recipients"],
+    (slots) => sql`with input as materialized (
+          select * from jsonb_to_recordset(${slots.input}::jsonb) as t(ord int, sender text, recipient text, text text, sent_at text)
         ),
         recipient as materialized (${lockedUsersQuery(
-          sql`${users.username} = any(${textArray(recipients)}) and ${users.passwordHash} <> ${DISABLED_HASH}`,
+          sql`${users.username} = any(${slots.recipients}::text[]) and ${users.passwordHash} <> ${DISABLED_HASH}`,
           sql`exists (select 1 from ${sessions} where ${sessions.username} = ${users.username} and ${sessions.endedAt} is null) as online`,
         )}),
         verdict as materialized (
@@ -133,11 +123,39 @@ export async function storeMessages(
           select recipient as username, ord, 'message' as type, message_id, null::bigint as broadcast_id, null::jsonb as data
           from accepted
         ),
-        ${appendEventSteps(hub.commitNotices, sql`pending`)}
+        ${appendEventSteps(notices, sql`pending`)}
         select v.ord, v.known, v.blocked, v.online, n.message_id, n.event_id
         from verdict v left join numbered_events n on n.ord = v.ord
         order by v.ord`,
   );
+}
+
+/**
+ * Checks and stores messages in one statement (its own transaction when `db` is not one): a
+ * message to an unknown user or a blocker gets its own error, the others are stored with their
+ * recipient's numbered event and the hub's notice. One round trip for the whole batch.
+ */
+export async function storeMessages(
+  hub: Hub,
+  db: Database | Transaction,
+  sends: readonly MessageSend[],
+): Promise<BatchOutcome<StoredMessage>[]> {
+  const recipients = [...new Set(sends.map((send) => send.to))];
+  const input = sends.map(({ from, to, text, sentAt }, ord) => ({
+    ord,
+    sender: from,
+    recipient: to,
+    text,
+    sent_at: sentAt.toISOString(),
+  }));
+  const rows = await queryRows<{
+    ord: number;
+    known: boolean;
+    blocked: boolean;
+    online: boolean;
+    message_id: number | string | null;
+    event_id: number | string | null;
+  }>(db, messageBatchStatement(hub.commitNotices)({ input: JSON.stringify(input), recipients: textArrayLiteral(recipients) }));
   if (rows.length !== sends.length) throw new Error(`message batch answered ${rows.length} rows for ${sends.length} sends`);
   return rows.map((row, index): BatchOutcome<StoredMessage> => {
     const { from, to, text, sentAt } = sends[index] as MessageSend;

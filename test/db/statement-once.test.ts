@@ -1,0 +1,54 @@
+import { sql } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { queryRows, statementOnce, textArray, textArrayLiteral, type DatabaseHandle } from "../../src/db/client.js";
+import { users } from "../../src/db/schema.js";
+import { openTestDatabase } from "../support/database.js";
+
+let database: DatabaseHandle;
+beforeAll(async () => {
+  database = await openTestDatabase();
+});
+afterAll(() => database.close());
+
+const dialect = new PgDialect();
+
+/** The same statement as a template built per call, the way it was written before statementOnce. */
+const perCall = (names: readonly string[], label: string) =>
+  sql`select ${users.username} as name, ${label}::text as label, ${"kept"}::text as kept from ${users}
+      where ${users.username} = any(${textArray(names)}) order by ${users.username}`;
+
+const once = statementOnce(
+  ["names", "label"],
+  (slots) => sql`select ${users.username} as name, ${slots.label}::text as label, ${"kept"}::text as kept from ${users}
+      where ${users.username} = any(${slots.names}::text[]) order by ${users.username}`,
+);
+
+describe("statementOnce: a statement whose text is built once", () => {
+  it("renders the same text and parameters as the template built per call", () => {
+    for (const [names, label] of [
+      [["ann", 'b"o\\b'], "first"],
+      [["zed"], "second"],
+    ] as const) {
+      expect(dialect.sqlToQuery(once({ names: textArrayLiteral(names), label }))).toEqual(
+        dialect.sqlToQuery(perCall(names, label)),
+      );
+    }
+  });
+
+  it("binds each call's own values, on the database", async () => {
+    await database.db.insert(users).values(["ann", "bob", "cy"].map((username) => ({ username, passwordHash: "x" })));
+    const run = (names: string[], label: string) =>
+      queryRows<{ name: string; label: string; kept: string }>(database.db, once({ names: textArrayLiteral(names), label }));
+    expect(await run(["bob", "ann"], "first")).toEqual([
+      { name: "ann", label: "first", kept: "kept" },
+      { name: "bob", label: "first", kept: "kept" },
+    ]);
+    expect(await run(["cy"], "second")).toEqual([{ name: "cy", label: "second", kept: "kept" }]);
+  });
+
+  it("refuses a text holding a $n that is not its parameter, rather than binding the wrong values", () => {
+    const tricky = statementOnce(["a"], (slots) => sql`select '$1' as literal, ${slots.a}::text as a`);
+    expect(() => tricky({ a: "x" })).toThrow(/not one of its parameters/);
+  });
+});
