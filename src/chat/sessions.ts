@@ -1,7 +1,7 @@
 import { and, eq, isNull, lt, sql, type SQL } from "drizzle-orm";
 import { LRUCache } from "lru-cache";
 import type { Database } from "../db/client.js";
-import { queryRows, textArray } from "../db/client.js";
+import { queryRows, statementOnce, textArray, textArrayLiteral } from "../db/client.js";
 import { blocks, sessions, users } from "../db/schema.js";
 import { createBatcher } from "../lib/batcher.js";
 import { AppError } from "./errors.js";
@@ -229,24 +229,29 @@ export function createSessionLookups(db: Database, timeoutSeconds: number) {
   };
   const live = (ids: string[]) => and(sql`${sessions.id} = any(${textArray(ids)}::uuid[])`, isNull(sessions.endedAt));
   const columns = { id: sessions.id, username: sessions.username };
+  // Runs for nearly every batch of requests under load: its text is built once (see statementOnce).
+  const touch = statementOnce(
+    ["ids"],
+    (slots) => sql`with live as (
+          select id, username, last_activity_at from ${sessions}
+          where id = any(${slots.ids}::text[]::uuid[]) and ended_at is null
+        ), touched as (
+          update ${sessions} set last_activity_at = now()
+          where id = any(${slots.ids}::text[]::uuid[]) and ended_at is null
+            and last_activity_at < now() - make_interval(secs => ${fresh})
+        )
+        select id, username,
+               case when last_activity_at < now() - make_interval(secs => ${fresh}) then 0
+                    else extract(epoch from now() - last_activity_at) end as age
+        from live`,
+  );
   return {
     /** The owner, and how long before this call the session's recorded activity is (0 when this call recorded it). */
     touchSession: createBatcher<string, { username: string; activityAgeMs: number } | undefined>(
       async (ids) => {
         const rows = await queryRows<{ id: string; username: string; age: number | string }>(
           db,
-          sql`with live as (
-                select id, username, last_activity_at from ${sessions}
-                where id = any(${textArray(ids)}::uuid[]) and ended_at is null
-              ), touched as (
-                update ${sessions} set last_activity_at = now()
-                where id = any(${textArray(ids)}::uuid[]) and ended_at is null
-                  and last_activity_at < now() - make_interval(secs => ${fresh})
-              )
-              select id, username,
-                     case when last_activity_at < now() - make_interval(secs => ${fresh}) then 0
-                          else extract(epoch from now() - last_activity_at) end as age
-              from live`,
+          touch({ ids: textArrayLiteral(ids) }),
         );
         return byId(ids, rows, (row) => ({ username: row.username, activityAgeMs: Math.max(0, Number(row.age) * 1000) }));
       },
