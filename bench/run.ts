@@ -4,7 +4,7 @@
  *   [--active-users N] [--load-percents 50,70] [--soak-minutes M] [--soak-rate R]
  *   [--fanout K] [--broadcasts B] [--concurrency C] [--text-bytes N] [--time-limit S]
  *   [--instances 1,2,4] [--bus nats,postgres] [--instance-rate R] [--nats-port P]
- *   [--database-url URL | --embedded] [--cpu-prof] [--label NAME] [--out BENCHMARKS.md | --no-write] [--json FILE]
+ *   [--database-url URL | --embedded] [--cpu-prof] [--node-options=FLAGS] [--label NAME] [--out BENCHMARKS.md | --no-write] [--json FILE]
  *   [--svg FILE] [--plot-from FILE.json]
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -51,6 +51,8 @@ const USAGE = `usage: npm run bench -- [options]
   --database-url <url>       PostgreSQL server for scratch databases (default $DATABASE_URL)
   --embedded                 run the service on embedded PGlite instead
   --cpu-prof                 write the server's V8 CPU profile per scenario (bench/profiles/) and summarise it
+  --node-options=<flags>     extra Node.js and V8 flags for the service's processes, space-separated, after
+                             an equals sign (--node-options=--max-semi-space-size=64); the report's command shows them
   --label <name>             section name in BENCHMARKS.md (default "latest"); a run replaces its label's section
   --out <file>               report file (default BENCHMARKS.md)    --no-write  print only
   --json <file>              also write the raw results as JSON
@@ -90,6 +92,7 @@ function parse() {
       "database-url": { type: "string" },
       embedded: { type: "boolean" },
       "cpu-prof": { type: "boolean" },
+      "node-options": { type: "string" },
       label: { type: "string" },
       out: { type: "string" },
       "no-write": { type: "boolean" },
@@ -162,6 +165,7 @@ async function main() {
     scenarios,
     databaseUrl,
     cpuProfileDir: values["cpu-prof"] ? join(repoRoot, "bench", "profiles", stamp) : undefined,
+    nodeOptions: values["node-options"]?.split(/\s+/).filter(Boolean) ?? [],
     natsPort,
     label: values.label ?? "latest",
     command,

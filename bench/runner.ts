@@ -126,6 +126,8 @@ export type RunRequest = {
   /** PostgreSQL server for scratch databases; undefined runs the service on embedded PGlite. */
   databaseUrl: string | undefined;
   cpuProfileDir?: string | undefined;
+  /** Extra Node.js and V8 flags for the service's processes. */
+  nodeOptions?: string[];
   /** Several instances: the port for the benchmark's nats-server (default: one it picks). */
   natsPort?: number | undefined;
   label: string;
@@ -143,6 +145,7 @@ export async function runBench(request: RunRequest): Promise<BenchReport> {
     ...request.sizes,
     databaseUrl: request.databaseUrl,
     cpuProfileDir: request.cpuProfileDir,
+    nodeOptions: request.nodeOptions ?? [],
     natsPort: request.natsPort,
     workDir,
     // Names scratch databases and tags message texts: unique per run, even for runs started together.

@@ -134,6 +134,8 @@ export type ChatServerOptions = {
   dataDir: string;
   /** Write a V8 CPU profile into this directory when the server exits. */
   cpuProfileDir?: string | undefined;
+  /** Node.js and V8 flags before the script (e.g. --max-semi-space-size=64). */
+  nodeOptions?: string[] | undefined;
   extraArgs?: string[];
 };
 
@@ -147,7 +149,7 @@ export function buildService(): void {
 
 /** Starts the chat service as `npm start` does (the compiled dist/index.js; run buildService first), on a free port. */
 export function startChatServer(options: ChatServerOptions): Promise<ServerProcess> {
-  const nodeArgs: string[] = ["--enable-source-maps"];
+  const nodeArgs: string[] = ["--enable-source-maps", ...(options.nodeOptions ?? [])];
   if (options.cpuProfileDir) {
     mkdirSync(options.cpuProfileDir, { recursive: true });
     nodeArgs.push("--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir);

@@ -59,6 +59,8 @@ export type BenchOptions = {
   databaseUrl: string | undefined;
   /** Directory for server CPU profiles, one subdirectory per scenario. */
   cpuProfileDir: string | undefined;
+  /** Extra Node.js and V8 flags for the service's processes (--node-options). */
+  nodeOptions: string[];
   /** Scratch space (credentials files, PGlite data). */
   workDir: string;
   runId: string;
@@ -104,6 +106,7 @@ export async function startScenarioServer(
       databaseUrl: database?.url,
       dataDir: join(directory, "data"),
       cpuProfileDir: profileDir,
+      nodeOptions: options.nodeOptions,
       extraArgs,
     });
   } catch (error) {

@@ -157,6 +157,7 @@ async function startCluster(options: BenchOptions, bus: Bus, count: number): Pro
         credentialsFile,
         databaseUrl: database!.url,
         dataDir: join(directory, "data"),
+        nodeOptions: options.nodeOptions,
         extraArgs: nats ? ["--nats-url", nats.url] : [],
       });
     // The first one migrates the database and loads the credentials; the rest find them done.
