@@ -1,7 +1,7 @@
-import { openStreams, type LoggedInUser } from "../load/chat-client.js";
+import { forEachConcurrently, openStreams, type LoggedInUser } from "../load/chat-client.js";
 import { nowMs, sleep, waitUntil } from "../load/clock.js";
 import { HttpConnection } from "../load/http-client.js";
-import type { SseEvent } from "../load/sse-client.js";
+import { openStream, type SseEvent, type SseStream } from "../load/sse-client.js";
 import {
   cpuPerOperation,
   formatCount,
@@ -11,7 +11,8 @@ import {
   newScenarioResult,
   type ScenarioResult,
 } from "../report.js";
-import { CpuMeter } from "../resource-usage.js";
+import { CpuMeter, type CpuShare } from "../resource-usage.js";
+import { ServerProcess } from "../server-process.js";
 import { loginScenarioUsers, startScenarioServer, Violations, type BenchOptions } from "./context.js";
 
 const DELIVERY_TIMEOUT_MS = 30_000;
@@ -160,5 +161,91 @@ export async function runBroadcastFanout(options: BenchOptions): Promise<Scenari
   } finally {
     await scenario.close();
   }
+  // The same fan-out from a bare node:http server (no database, no checks), measured the same way.
+  const bare = await measureBareFanout(k, rounds, options.concurrency);
+  const ours = result.metrics.untilLastMedian;
+  result.figures.push(
+    {
+      label: `bare node:http fan-out: time until the last of ${formatCount(k)} has it (per broadcast)`,
+      value: `median ${formatMs(bare.untilLast.percentile(50))}, worst ${formatMs(bare.untilLast.summary().max)}`,
+      cpu: bare.cpu,
+    },
+    {
+      label: "bare node:http fan-out: CPU per delivered event",
+      value: cpuPerOperation(bare.cpu, bare.events, "event"),
+      cpu: bare.cpu,
+    },
+  );
+  result.metrics.bareUntilLastMedian = bare.untilLast.percentile(50);
+  if (ours !== undefined && bare.events === k * rounds) {
+    const ratio = ours / bare.untilLast.percentile(50);
+    result.figures.push({
+      label: "time until the last recipient ÷ the bare fan-out's (medians)",
+      value: `${ratio.toFixed(2)}× (${formatMs(ours)} ÷ ${formatMs(bare.untilLast.percentile(50))})`,
+    });
+    result.targets.push({
+      name: `broadcast to ${formatCount(k)} open streams within 1.5× the bare fan-out`,
+      ok: k >= 5000 && ratio <= 1.5,
+      detail: `${ratio.toFixed(2)}× (median time until the last recipient)`,
+    });
+  }
+  result.checks.push({
+    name: "the bare fan-out reached every stream with every broadcast",
+    ok: bare.events === k * rounds,
+    detail: `${formatCount(bare.events)} of ${formatCount(k * rounds)} events`,
+  });
   return result;
+}
+
+/**
+ * The bare fan-out (bench/baselines/trivial-server.ts fanout): K event streams on a node:http
+ * server that writes each POST /broadcasts to all of them; B broadcasts one after another, each
+ * timed until its last recipient has it, as for the service.
+ */
+async function measureBareFanout(
+  k: number,
+  rounds: number,
+  concurrency: number,
+): Promise<{ untilLast: Samples; events: number; cpu: CpuShare }> {
+  const server = await ServerProcess.start("fanout baseline", ["--import", "tsx", "bench/baselines/trivial-server.ts", "fanout"]);
+  const streams = new Array<SseStream>(k);
+  const deliveredCount = new Int32Array(rounds);
+  const lastAt = new Float64Array(rounds);
+  let events = 0;
+  try {
+    await forEachConcurrently(
+      Array.from({ length: k }, (_, index) => index),
+      concurrency,
+      async (index) => {
+        streams[index] = await openStream({
+          origin: server.origin,
+          token: "bare",
+          onEvent: (event) => {
+            if (event.type !== "broadcast") return;
+            const round = Number(/ r(\d+)$/.exec((JSON.parse(event.data) as { text: string }).text)?.[1]);
+            events++;
+            deliveredCount[round]!++;
+            lastAt[round] = Math.max(lastAt[round]!, event.receivedAt);
+          },
+        });
+      },
+    );
+    await sleep(500);
+    const connection = new HttpConnection(server.origin);
+    const untilLast = new Samples();
+    const meter = new CpuMeter(server.pid);
+    for (let round = 0; round < rounds; round++) {
+      const sentAt = nowMs();
+      await connection.request("POST", "/broadcasts", { body: { text: `bare r${round}` } });
+      await waitUntil(() => deliveredCount[round] === k, DELIVERY_TIMEOUT_MS, 2);
+      untilLast.add(lastAt[round]! - sentAt);
+      await sleep(300);
+    }
+    const cpu = meter.stop();
+    connection.close();
+    return { untilLast, events, cpu };
+  } finally {
+    for (const stream of streams) stream?.close();
+    await server.stop();
+  }
 }

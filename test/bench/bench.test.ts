@@ -42,6 +42,10 @@ describe("npm run bench at tiny size", () => {
       expect.stringContaining("p99 ≤ 50 ms at 50 %"),
       expect.stringContaining("p99 ≤ 100 ms at 70 %"),
     ]);
+    // The broadcast beside the bare fan-out, timed the same way, with the ratio judged.
+    const broadcast = scenario("broadcast-fanout");
+    expect(broadcast.metrics.bareUntilLastMedian).toBeGreaterThan(0);
+    expect(broadcast.targets.map((target) => target.name)).toContainEqual(expect.stringContaining("1.5× the bare fan-out"));
     // The soak: one row per interval (a third of the tiny run each), every one with deliveries and an RSS reading.
     const soak = scenario("soak");
     expect(soak.tables?.[0]?.rows).toHaveLength(3);
