@@ -78,13 +78,12 @@ function publishMessages(context: Pick<ChatContext, "hub" | "telemetry">, stored
   }
 }
 
-/** The batch statement of each hub's notices (there is one hub per app; tests build many). */
-const messageBatchStatements = new WeakMap<object, ReturnType<typeof buildMessageBatchStatement>>();
-const NO_NOTICES = {};
+/** Each hub's batch statement, carrying its commit notices (there is one hub per app; tests build many). */
+const messageBatchStatements = new WeakMap<Hub, ReturnType<typeof buildMessageBatchStatement>>();
 
-function messageBatchStatement(notices: CommitNotices | undefined) {
-  let statement = messageBatchStatements.get(notices ?? NO_NOTICES);
-  if (!statement) messageBatchStatements.set(notices ?? NO_NOTICES, (statement = buildMessageBatchStatement(notices)));
+function messageBatchStatement(hub: Hub) {
+  let statement = messageBatchStatements.get(hub);
+  if (!statement) messageBatchStatements.set(hub, (statement = buildMessageBatchStatement(hub.commitNotices)));
   return statement;
 }
 
@@ -155,7 +154,7 @@ export async function storeMessages(
     online: boolean;
     message_id: number | string | null;
     event_id: number | string | null;
-  }>(db, messageBatchStatement(hub.commitNotices)({ input: JSON.stringify(input), recipients: textArrayLiteral(recipients) }));
+  }>(db, messageBatchStatement(hub)({ input: JSON.stringify(input), recipients: textArrayLiteral(recipients) }));
   if (rows.length !== sends.length) throw new Error(`message batch answered ${rows.length} rows for ${sends.length} sends`);
   return rows.map((row, index): BatchOutcome<StoredMessage> => {
     const { from, to, text, sentAt } = sends[index] as MessageSend;
