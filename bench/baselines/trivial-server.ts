@@ -30,13 +30,18 @@ function answer201(response: http.ServerResponse, document: object): void {
   response.end(payload);
 }
 
-/** A node:http server on a free loopback port, announced, and closed on SIGTERM. */
-function listen(server: http.Server): void {
-  server.listen(0, "127.0.0.1", () => announce(server.address()));
+/** Closes the server, its open connections (keep-alive, event streams) too, on SIGTERM. */
+function closeOnSigterm(server: http.Server): void {
   process.once("SIGTERM", () => {
     server.closeAllConnections();
     server.close(() => process.exit(0));
   });
+}
+
+/** A node:http server on a free loopback port, announced, and closed on SIGTERM. */
+function listen(server: http.Server): void {
+  server.listen(0, "127.0.0.1", () => announce(server.address()));
+  closeOnSigterm(server);
 }
 
 if (kind === "node") {
@@ -53,11 +58,7 @@ if (kind === "node") {
     const body = await c.req.json<{ to: string; text: string }>();
     return c.json({ id: ++nextId, to: body.to, text: body.text }, 201);
   });
-  const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => announce(info));
-  process.once("SIGTERM", () => {
-    (server as http.Server).closeAllConnections();
-    server.close(() => process.exit(0));
-  });
+  closeOnSigterm(serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => announce(info)) as http.Server);
 } else if (kind === "fanout") {
   // The fan-out's ceiling: event streams held open on node:http, and a POST /broadcasts that
   // writes one event to every one of them, then answers 201. No database, no checks.
