@@ -1,9 +1,9 @@
 /**
- * npm run bench -- [--tiny | --full] [--scenario idle,direct,direct-hot,broadcast,reconnect,baselines,soak | storage]
+ * npm run bench -- [--tiny | --full] [--scenario idle,direct,direct-hot,broadcast,reconnect,baselines,soak | storage | table-size]
  *   [--users N] [--senders M] [--recipients P] [--rate R] [--storm-rate R] [--duration S]
  *   [--active-users N] [--load-percents 50,70] [--soak-minutes M] [--soak-rate R]
  *   [--fanout K] [--broadcasts B] [--concurrency C] [--text-bytes N] [--time-limit S]
- *   [--instances 1,2,4] [--bus nats,postgres] [--instance-rate R] [--nats-port P]
+ *   [--instances 1,2,4] [--bus nats,postgres] [--instance-rate R] [--nats-port P] [--user-counts 1000,5000]
  *   [--database-url URL | --embedded] [--cpu-prof] [--node-options=FLAGS] [--label NAME] [--out BENCHMARKS.md | --no-write] [--json FILE]
  *   [--svg FILE] [--plot-from FILE.json]
  */
@@ -16,6 +16,7 @@ import { DEFAULT_SCENARIOS, PRESETS, runBench, SCENARIO_NAMES, type ScenarioName
 import { BUSES, type Bus } from "./scenarios/instances.js";
 import { repoRoot } from "./server-process.js";
 import { measureStorage, storageMarkdown } from "./storage.js";
+import { measureTableSize, tableSizeMarkdown } from "./table-size.js";
 
 /** Deliveries the storage scenario stores of each kind (direct messages; broadcast recipients). */
 const STORAGE_DELIVERIES = 20_000;
@@ -24,7 +25,9 @@ const USAGE = `usage: npm run bench -- [options]
   --tiny | --full            sizes: tiny (seconds, the test suite's), default small, full (the issue's, minutes)
   --scenario <list>          comma-separated: ${SCENARIO_NAMES.join(",")} (default all but instances);
                              or storage alone: bytes on disk per direct message and per broadcast recipient
-                             (20,000 of each, in-process; --text-bytes and --fanout apply)
+                             (20,000 of each, in-process; --text-bytes and --fanout apply);
+                             or table-size alone: PostgreSQL CPU per message batch statement against the
+                             number of users (in-process, PostgreSQL only; --user-counts, --duration apply)
   --users <n>                idle streams and reconnect storm: users with a stream each
   --active-users <n>         direct (many users) and soak: users online, each sending to 8 others
                              over a connection of its own (tiny 20, small and full 1000)
@@ -48,6 +51,7 @@ const USAGE = `usage: npm run bench -- [options]
   --bus <list>               several instances: ${BUSES.join(",")} (default both)
   --instance-rate <r>        several instances: offered messages/s per instance (tiny 50, small 150, full 300)
   --nats-port <p>            several instances: loopback port for the bench's own nats-server (default: any free)
+  --user-counts <list>       table-size: users in the table, each online (tiny 200,2000; else 1000,5000,20000)
   --database-url <url>       PostgreSQL server for scratch databases (default $DATABASE_URL)
   --embedded                 run the service on embedded PGlite instead
   --cpu-prof                 write the server's V8 CPU profile per scenario (bench/profiles/) and summarise it
@@ -89,6 +93,7 @@ function parse() {
       "load-percents": { type: "string" },
       bus: { type: "string" },
       "nats-port": { type: "string" },
+      "user-counts": { type: "string" },
       "database-url": { type: "string" },
       embedded: { type: "boolean" },
       "cpu-prof": { type: "boolean" },
@@ -133,9 +138,14 @@ function parse() {
   if (natsPort !== undefined && !(Number.isInteger(natsPort) && natsPort > 0 && natsPort < 65536))
     throw new Error("--nats-port must be a port number");
   const storage = values.scenario?.trim() === "storage";
-  const scenarios = storage
-    ? []
-    : ((values.scenario ?? DEFAULT_SCENARIOS.join(",")).split(",").map((name) => name.trim()) as ScenarioName[]);
+  const tableSize = values.scenario?.trim() === "table-size";
+  const userCounts = (values["user-counts"] ?? (values.tiny ? "200,2000" : "1000,5000,20000")).split(",").map(Number);
+  if (!userCounts.every((count) => Number.isInteger(count) && count > 0))
+    throw new Error("--user-counts must list positive whole numbers, e.g. 1000,5000");
+  const scenarios =
+    storage || tableSize
+      ? []
+      : ((values.scenario ?? DEFAULT_SCENARIOS.join(",")).split(",").map((name) => name.trim()) as ScenarioName[]);
   for (const name of scenarios)
     if (!SCENARIO_NAMES.includes(name)) throw new Error(`unknown scenario ${name}; one of ${SCENARIO_NAMES.join(", ")}`);
   const databaseUrl = values.embedded ? undefined : (values["database-url"] ?? process.env.DATABASE_URL) || undefined;
@@ -144,7 +154,8 @@ function parse() {
       "set DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) or pass --database-url, or --embedded for PGlite",
     );
   }
-  return { values, sizes, scenarios, storage, databaseUrl, natsPort };
+  if (tableSize && !databaseUrl) throw new Error("the table-size scenario measures a PostgreSQL server: set DATABASE_URL");
+  return { values, sizes, scenarios, storage, tableSize, userCounts, databaseUrl, natsPort };
 }
 
 async function main() {
@@ -155,11 +166,24 @@ async function main() {
     console.error(`${(error as Error).message}\n${USAGE}`);
     process.exit(2);
   }
-  const { values, sizes, scenarios, storage, databaseUrl, natsPort } = parsed;
+  const { values, sizes, scenarios, storage, tableSize, userCounts, databaseUrl, natsPort } = parsed;
   if (values["plot-from"]) return writePlot(values, JSON.parse(readFileSync(values["plot-from"], "utf8")) as PlotInput);
   const stamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14);
   const command = ["npm run bench --", ...process.argv.slice(2)].join(" ");
   if (storage) return runStorage(values, sizes, databaseUrl, stamp, command);
+  if (tableSize && databaseUrl) {
+    const startedAt = new Date();
+    const result = await measureTableSize({
+      databaseUrl,
+      runId: `${stamp}_${process.pid}`,
+      userCounts,
+      batchSizes: [1, 8],
+      seconds: "duration" in values ? sizes.duration : values.tiny ? 0.5 : 3,
+      textBytes: sizes.textBytes,
+      log: (line) => console.error(line),
+    });
+    return writeSection(values, values.label ?? "table-size", tableSizeMarkdown(result, startedAt, command));
+  }
   const report = await runBench({
     sizes,
     scenarios,
