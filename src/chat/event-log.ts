@@ -3,6 +3,7 @@ import { bareColumn as bare, queryRows, textArray, type Database, type Transacti
 import { broadcasts, events, messages, sessions, users } from "../db/schema.js";
 import { runPeriodically } from "../lib/periodic.js";
 import type { DurableEvent, DurableEventContent, DurableEventType } from "./events.js";
+import { DISABLED_HASH } from "./passwords.js";
 
 type Message = typeof messages.$inferSelect;
 type Broadcast = typeof broadcasts.$inferSelect;
@@ -39,7 +40,8 @@ export function commitNoticeQuery(notices: CommitNotices, appended: SQL): SQL {
  * A SELECT of the users' rows matching `where` (columns: username, then `columns`), locked in name
  * order, so two transactions over overlapping users cannot deadlock; "no key update" does not
  * conflict with the key-share locks foreign keys take. A statement appending events for more than
- * one user locks them with this first (see appendEventSteps).
+ * one user locks them with this or lockedUsersByName first (see appendEventSteps). This one is for
+ * a `where` that may match much of the table, as a broadcast's online users do.
  */
 export function lockedUsersQuery(where: SQL, columns?: SQL): SQL {
   return sql`select ${users.username} as username${columns ? sql`, ${columns}` : sql``}
@@ -49,23 +51,46 @@ export function lockedUsersQuery(where: SQL, columns?: SQL): SQL {
 }
 
 /**
+ * lockedUsersQuery for the users named by `names` (a query answering a text column `name`; repeats
+ * are fine), each looked up alone through the primary key, in name order; `where` may refuse some.
+ * The subqueries fence the planner in: with `username = any(names)` the plan PostgreSQL keeps for
+ * the statement read every row of a table of a few thousand users, comparing each with every
+ * name, and did so for every batch of messages (BENCHMARKS.md, "The message statement's plan").
+ */
+export function lockedUsersByName(names: SQL, where?: SQL, columns?: SQL): SQL {
+  return sql`select locked.* from (select distinct name from (${names}) as named order by name) as wanted
+             cross join lateral (
+               select ${users.username} as username${columns ? sql`, ${columns}` : sql``}
+               from ${users} where ${users.username} = wanted.name${where ? sql` and ${where}` : sql``}
+               for no key update of ${users}
+               limit 1
+             ) as locked`;
+}
+
+/**
  * The common table expressions that number and store events, for a statement that defines
  * `pending` (a relation with columns username, ord, type, message_id, broadcast_id, data: one row
  * per event, each row carrying exactly one of message_id, broadcast_id, data) and has already
- * locked the rows of pending's users (lockedUsersQuery). They bump each user's counter by their
- * count in one UPDATE, number each user's events in `ord` order after their previous highest id,
- * store them, and send the commit notice. Ids come from the counter bumped under the user's row
- * lock, so a user's events commit in id order: a reader that has seen id n never later finds an
- * id below n appear. Defines event_counts, event_counters, stored_events and `numbered_events`
- * (pending's columns plus event_id), which the statement may read.
+ * locked the rows of pending's users (lockedUsersQuery or lockedUsersByName). They bump each
+ * user's counter by their count, number each user's events in `ord` order after their previous
+ * highest id, store them, and send the commit notice. Ids come from the counter bumped under the
+ * user's row lock, so a user's events commit in id order: a reader that has seen id n never later
+ * finds an id below n appear. Defines event_counts, event_counters, stored_events and
+ * `numbered_events` (pending's columns plus event_id), which the statement may read.
+ *
+ * The counters are bumped by an upsert, whose conflict check finds each row through the primary
+ * key. An UPDATE joined to event_counts is planned as a join, and the plan PostgreSQL keeps read
+ * the whole users table for it, up to some fifteen thousand users. The rows exist and are locked,
+ * so nothing is inserted; were one missing, it would come in as a disabled account.
  */
 export function appendEventSteps(notices: CommitNotices | undefined, pending: SQL): SQL {
   // Joining the one-row notice query into numbered_events runs it with the statement: pg_notify sends at commit.
   const notice = notices ? sql`cross join (${commitNoticeQuery(notices, sql`event_counters`)}) as notices` : sql``;
   return sql`event_counts as materialized (select username, count(*) as n from ${pending} group by username),
         event_counters as (
-          update ${users} set ${bare(users.lastEventId)} = ${users.lastEventId} + c.n
-          from event_counts c where ${users.username} = c.username
+          insert into ${users} (${bare(users.username)}, ${bare(users.passwordHash)}, ${bare(users.lastEventId)})
+          select username, ${DISABLED_HASH}, n from event_counts
+          on conflict (${bare(users.username)}) do update set ${bare(users.lastEventId)} = ${users.lastEventId} + excluded.${bare(users.lastEventId)}
           returning ${users.username} as username, ${users.lastEventId} as id
         ),
         numbered_events as materialized (
@@ -93,7 +118,7 @@ export async function appendEvents(
   if (recipients.length === 0) return new Map();
   const rows = await queryRows<{ username: string; event_id: number | string }>(
     tx,
-    sql`with recipient as materialized (${lockedUsersQuery(sql`${users.username} = any(${textArray(recipients)})`)}),
+    sql`with recipient as materialized (${lockedUsersByName(sql`select unnest(${textArray(recipients)}) as name`)}),
         pending as (
           select username, 0 as ord, ${content.type}::text as type, null::bigint as message_id, null::bigint as broadcast_id,
                  ${JSON.stringify(content.data)}::jsonb as data

@@ -1,10 +1,9 @@
-import { and, desc, eq, getTableName, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, getTableName, lt, or, sql, type SQL } from "drizzle-orm";
 import {
   bareColumn as bare,
   isDatabaseUnavailable,
   queryRows,
   statementOnce,
-  textArrayLiteral,
   type Database,
   type Transaction,
 } from "../db/client.js";
@@ -12,7 +11,7 @@ import { blocks, messages, sessions, users } from "../db/schema.js";
 import { createBatcher, nextEventLoopTurn, type BatchOutcome } from "../lib/batcher.js";
 import { AppError } from "./errors.js";
 import type { ChatContext } from "./context.js";
-import { appendEventSteps, lockedUsersQuery, messageView, type CommitNotices } from "./event-log.js";
+import { appendEventSteps, lockedUsersByName, messageView, type CommitNotices } from "./event-log.js";
 import type { DurableEvent } from "./events.js";
 import type { Hub } from "./hub.js";
 import { findReplay, keyedRequest, sendOnce } from "./idempotency.js";
@@ -89,20 +88,21 @@ function messageBatchStatement(hub: Hub) {
 
 /**
  * The message batch as one statement, its text built once (see statementOnce); `input` is the
- * sends as a jsonb array, `recipients` their distinct names as a text[] literal.
+ * sends as a jsonb array.
  * - recipient: every recipient known and enabled, whether online; their rows locked in name
- *   order, as numbering their events needs.
+ *   order, as numbering their events needs, each found through the primary key.
  * - accepted: the sends stored, each with its message id, taken in send order; pending: their
  *   events, numbered and stored by the event log's steps in send order per recipient.
  */
 function buildMessageBatchStatement(notices: CommitNotices | undefined) {
   return statementOnce(
-    ["input", "recipients"],
+    ["input"],
     (slots) => sql`with input as materialized (
           select * from jsonb_to_recordset(${slots.input}::jsonb) as t(ord int, sender text, recipient text, text text, sent_at text)
         ),
-        recipient as materialized (${lockedUsersQuery(
-          sql`${users.username} = any(${slots.recipients}::text[]) and ${users.passwordHash} <> ${DISABLED_HASH}`,
+        recipient as materialized (${lockedUsersByName(
+          sql`select recipient as name from input`,
+          sql`${users.passwordHash} <> ${DISABLED_HASH}`,
           sql`exists (select 1 from ${sessions} where ${sessions.username} = ${users.username} and ${sessions.endedAt} is null) as online`,
         )}),
         verdict as materialized (
@@ -129,6 +129,18 @@ function buildMessageBatchStatement(notices: CommitNotices | undefined) {
   );
 }
 
+/** The statement storeMessages runs for `sends`. */
+export function messageBatchQuery(hub: Hub, sends: readonly MessageSend[]): SQL {
+  const input = sends.map(({ from, to, text, sentAt }, ord) => ({
+    ord,
+    sender: from,
+    recipient: to,
+    text,
+    sent_at: sentAt.toISOString(),
+  }));
+  return messageBatchStatement(hub)({ input: JSON.stringify(input) });
+}
+
 /**
  * Checks and stores messages in one statement (its own transaction when `db` is not one): a
  * message to an unknown user or a blocker gets its own error, the others are stored with their
@@ -139,14 +151,6 @@ export async function storeMessages(
   db: Database | Transaction,
   sends: readonly MessageSend[],
 ): Promise<BatchOutcome<StoredMessage>[]> {
-  const recipients = [...new Set(sends.map((send) => send.to))];
-  const input = sends.map(({ from, to, text, sentAt }, ord) => ({
-    ord,
-    sender: from,
-    recipient: to,
-    text,
-    sent_at: sentAt.toISOString(),
-  }));
   const rows = await queryRows<{
     ord: number;
     known: boolean;
@@ -154,7 +158,7 @@ export async function storeMessages(
     online: boolean;
     message_id: number | string | null;
     event_id: number | string | null;
-  }>(db, messageBatchStatement(hub)({ input: JSON.stringify(input), recipients: textArrayLiteral(recipients) }));
+  }>(db, messageBatchQuery(hub, sends));
   if (rows.length !== sends.length) throw new Error(`message batch answered ${rows.length} rows for ${sends.length} sends`);
   return rows.map((row, index): BatchOutcome<StoredMessage> => {
     const { from, to, text, sentAt } = sends[index] as MessageSend;
