@@ -102,6 +102,8 @@ export function tableSizeMarkdown(result: TableSizeResult, startedAt: Date, comm
       : "";
   };
   return [
+    "## PostgreSQL CPU per message batch against the number of users",
+    "",
     `Run ${startedAt.toISOString()}: \`${command}\` on ${result.database}.`,
     "",
     "PostgreSQL CPU per message batch statement (all its processes), batches one after another on one connection; every user online.",

@@ -80,8 +80,9 @@ export function lockedUsersByName(names: SQL, where?: SQL, columns?: SQL): SQL {
  *
  * The counters are bumped by an upsert, whose conflict check finds each row through the primary
  * key. An UPDATE joined to event_counts is planned as a join, and the plan PostgreSQL keeps read
- * the whole users table for it, up to some fifteen thousand users. The rows exist and are locked,
- * so nothing is inserted; were one missing, it would come in as a disabled account.
+ * the whole users table for it until there were somewhere between 5,000 and 10,000 users. The
+ * rows exist and are locked, so nothing is inserted; were one missing, it would come in as a
+ * disabled account.
  */
 export function appendEventSteps(notices: CommitNotices | undefined, pending: SQL): SQL {
   // Joining the one-row notice query into numbered_events runs it with the statement: pg_notify sends at commit.
