@@ -2,6 +2,7 @@ import { openStreams, type LoggedInUser } from "../load/chat-client.js";
 import { waitUntil } from "../load/clock.js";
 import type { SseStream } from "../load/sse-client.js";
 import { cpuPerOperation, formatLatency, formatRate, type Figure, type LatencySummary } from "../report.js";
+import { metricDelta, scrapeMetrics } from "../metrics-scrape.js";
 import { CpuMeter } from "../resource-usage.js";
 import { loginScenarioUsers, startScenarioServer, type BenchOptions, type ScenarioServer } from "./context.js";
 import { MessageLedger, phaseFigures, type PhaseFigures } from "./message-ledger.js";
@@ -77,6 +78,8 @@ export type LoadPoint = {
   figures: PhaseFigures;
   delivery: LatencySummary;
   cpu: ReturnType<CpuMeter["stop"]>;
+  /** Accepted messages per batch statement over the phase (the server's chat_message_batch_size). */
+  messagesPerBatch: number | undefined;
   drained: boolean;
   /** When the open loop stopped offering because the server fell 1 s behind. */
   gaveUpAfterMs: number | undefined;
@@ -85,10 +88,12 @@ export type LoadPoint = {
 /** Closed loop for `durationMs`: every user sends back to back; the accepted rate is the saturation. */
 export async function measureSaturation(mix: UserMix, durationMs: number): Promise<LoadPoint> {
   setPhase(mix.senders, "saturation");
+  const batches = await batchSizes(mix);
   const meter = new CpuMeter(mix.scenario.server.pid);
   const { startedAt } = await saturate(mix.senders, durationMs);
   const cpu = meter.stop();
   const drained = await mix.drain("saturation");
+  const messagesPerBatch = await batches.mean();
   const figures = phaseFigures(mix.ledger, "saturation", startedAt);
   return {
     phase: "saturation",
@@ -96,6 +101,7 @@ export async function measureSaturation(mix: UserMix, durationMs: number): Promi
     figures,
     delivery: figures.deliveryLatency.summary(),
     cpu,
+    messagesPerBatch,
     drained,
     gaveUpAfterMs: undefined,
   };
@@ -104,10 +110,12 @@ export async function measureSaturation(mix: UserMix, durationMs: number): Promi
 /** Open loop at `rate` messages/s for `durationMs`, spread over every user in turn. */
 export async function measureOpenLoop(mix: UserMix, phase: string, rate: number, durationMs: number): Promise<LoadPoint> {
   setPhase(mix.senders, phase);
+  const batches = await batchSizes(mix);
   const meter = new CpuMeter(mix.scenario.server.pid);
   const offer = await offerAtRate(mix.senders, rate, durationMs);
   const drained = await mix.drain(phase);
   const cpu = meter.stop();
+  const messagesPerBatch = await batches.mean();
   const figures = phaseFigures(mix.ledger, phase, offer.startedAt);
   return {
     phase,
@@ -115,8 +123,23 @@ export async function measureOpenLoop(mix: UserMix, phase: string, rate: number,
     figures,
     delivery: figures.deliveryLatency.summary(),
     cpu,
+    messagesPerBatch,
     drained,
     gaveUpAfterMs: offer.gaveUpAt === undefined ? undefined : offer.gaveUpAt - offer.startedAt,
+  };
+}
+
+/** The server's message batch sizes from now on: mean() scrapes /metrics again and averages what grew. */
+async function batchSizes(mix: UserMix) {
+  const origin = mix.scenario.server.origin;
+  const before = await scrapeMetrics(origin);
+  return {
+    async mean() {
+      const after = await scrapeMetrics(origin);
+      const messages = metricDelta(before, after, "chat_message_batch_size_sum");
+      const batches = metricDelta(before, after, "chat_message_batch_size_count");
+      return messages === undefined || !batches ? undefined : messages / batches;
+    },
   };
 }
 
@@ -133,5 +156,8 @@ export function loadPointFigures(label: string, point: LoadPoint): Figure[] {
     { label: `${label}: send → delivery`, value: formatLatency(point.delivery), cpu },
     { label: `${label}: send → 201`, value: formatLatency(figures.ackLatency.summary()), cpu },
     { label: `${label}: CPU per accepted message`, value: cpuPerOperation(cpu, figures.accepted, "message"), cpu },
+    ...(point.messagesPerBatch === undefined
+      ? []
+      : [{ label: `${label}: messages per batch statement`, value: point.messagesPerBatch.toFixed(1), cpu }]),
   ];
 }
