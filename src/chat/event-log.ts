@@ -54,8 +54,9 @@ export function lockedUsersQuery(where: SQL, columns?: SQL): SQL {
  * lockedUsersQuery for the users named by `names` (a query answering a text column `name`; repeats
  * are fine), each looked up alone through the primary key, in name order; `where` may refuse some.
  * The subqueries fence the planner in: with `username = any(names)` the plan PostgreSQL keeps for
- * the statement read every row of a table of a few thousand users, comparing each with every
- * name, and did so for every batch of messages (BENCHMARKS.md, "The message statement's plan").
+ * the statement read every row of a table of 1,000 users, comparing each with every name, and
+ * hashed every live session, for every batch of messages (BENCHMARKS.md, "The message
+ * statement's plan").
  */
 export function lockedUsersByName(names: SQL, where?: SQL, columns?: SQL): SQL {
   return sql`select locked.* from (select distinct name from (${names}) as named order by name) as wanted
