@@ -113,10 +113,15 @@ export function formatLatency(summary: LatencySummary): string {
  * CPU time each side spent per operation over a window: unlike throughput, it barely moves
  * when other processes compete for the cores, so runs on a busy machine stay comparable.
  */
+/** CPU milliseconds per operation of one side's share (percent of a core over cpu.wallMs). */
+export function cpuMsPerOperation(cpu: CpuShare, share: number, operations: number): number {
+  return ((share / 100) * cpu.wallMs) / operations;
+}
+
 export function cpuPerOperation(cpu: CpuShare, operations: number, unit: string): string {
   if (operations <= 0) return "–";
   const each = (share: number) => {
-    const ms = ((share / 100) * cpu.wallMs) / operations;
+    const ms = cpuMsPerOperation(cpu, share, operations);
     return ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`;
   };
   return `server ${each(cpu.server)}, postgres ${each(cpu.postgres)}, generator ${each(cpu.generator)} per ${unit}`;

@@ -5,6 +5,7 @@ import { openPostgres } from "../src/db/client.js";
 import { createChatContext } from "../src/server.js";
 import { createScratchDatabase } from "./database.js";
 import { nowMs } from "./load/clock.js";
+import { cpuMsPerOperation } from "./report.js";
 import { CpuMeter } from "./resource-usage.js";
 
 /** PostgreSQL's cost of one message batch statement with `users` accounts, each online. */
@@ -77,7 +78,7 @@ export async function measureTableSize(options: {
           users,
           batchSize,
           batches,
-          postgresUsPerBatch: (share.postgres * share.wallMs * 10) / batches,
+          postgresUsPerBatch: cpuMsPerOperation(share, share.postgres, batches) * 1000,
           wallUsPerBatch: (share.wallMs * 1000) / batches,
         };
         points.push(point);
