@@ -40,7 +40,7 @@ export async function createChatContext(database: DatabaseHandle, config: Config
   // Without observability (tests), background failures still reach standard output.
   const logger = observability?.logger ?? createLogger({ logLevel: "warn" });
   const logError = (error: unknown, what = "background task failed") => logger.error({ err: error }, what);
-  const sessions = createSessionCache(createSessionLookups(database.db, config.timeoutSeconds), config.timeoutSeconds);
+  const sessions = createSessionCache(createSessionLookups(database.db), config.timeoutSeconds);
   // The hub hears of every session end, this instance's and the others', and of notices it may have missed.
   const localHub = createLocalHub({
     pingIntervalMs: config.pingIntervalSeconds * 1000,
@@ -96,9 +96,10 @@ export async function createChatContext(database: DatabaseHandle, config: Config
   cursorTimer.unref();
   return {
     context,
-    /** Stops timers, closes every stream and saves how far they got. */
+    /** Stops timers, closes every stream and saves how far they got and the sessions' last activity. */
     async stop() {
       stopSweeper();
+      await sessions.writeActivity().catch((error: unknown) => logError(error));
       stopKeySweeper();
       stopPruner();
       clearInterval(cursorTimer);

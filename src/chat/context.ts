@@ -16,7 +16,7 @@ export type ChatContext = {
   batches: {
     sendMessage: (send: MessageSend) => Promise<SentMessage>;
   };
-  /** Live sessions, checked against the database at most every tenth of the timeout (see createSessionCache). */
+  /** Live sessions, checked against the database at most every tenth of the timeout, and their unwritten activity (see createSessionCache). */
   sessions: SessionCache;
   /** Reports sessions, logins, messages and streams to logs and metrics; absent when nobody watches. */
   telemetry?: ChatTelemetry;

@@ -1,9 +1,10 @@
 import { and, eq, isNull, lt, sql, type SQL } from "drizzle-orm";
 import { LRUCache } from "lru-cache";
 import type { Database } from "../db/client.js";
-import { queryRows, statementOnce, textArray, textArrayLiteral } from "../db/client.js";
+import { queryRows, textArray } from "../db/client.js";
 import { blocks, sessions, users } from "../db/schema.js";
 import { createBatcher } from "../lib/batcher.js";
+import { runPeriodically } from "../lib/periodic.js";
 import { AppError } from "./errors.js";
 import type { ChatContext } from "./context.js";
 import type { SessionEndReason } from "./events.js";
@@ -151,8 +152,8 @@ async function recordFailure(context: ChatContext, username: string): Promise<ne
 export type Caller = { username: string; sessionId: string };
 
 /**
- * How stale a session's recorded activity may be: a tenth of the timeout, at most 1 s. Activity is
- * written at most this often, and a live session is trusted from memory for as long.
+ * How long a live session is trusted from memory, and how often each instance writes its sessions'
+ * activity: a tenth of the timeout, at most 1 s.
  */
 const activityWindowSeconds = (timeoutSeconds: number) => Math.min(1, timeoutSeconds / 10);
 
@@ -167,15 +168,19 @@ export async function authenticate(context: ChatContext, token: string, touch: b
 }
 
 /**
- * Which sessions are live, as the database last said within the last tenth of the timeout (at
- * most 1 s), so a busy client's requests skip the session lookup: one in that time goes to the
- * database (and records activity), the rest are answered here. Every session end this instance
- * hears of (its own, or another instance's notice) is forgotten at once; a lookup that raced with
- * an end is not remembered. Once the hub may have missed notices, everything is forgotten.
+ * Which sessions are live, and when each was last active. A session the database said was live
+ * within the last tenth of the timeout (at most 1 s) is answered from memory; an older answer is
+ * asked again. A request's activity is kept here and written with every other session's in one
+ * statement per sweep (writeActivity), so no request waits for a write, and that statement's
+ * answer counts as a fresh check of each session it wrote. Every session end this instance hears
+ * of (its own, or another instance's notice) is forgotten at once; a lookup or write that raced
+ * with an end is not remembered. Once the hub may have missed notices, every check is forgotten.
  */
-export function createSessionCache(lookups: ReturnType<typeof createSessionLookups>, timeoutSeconds: number) {
+export function createSessionCache(lookups: SessionLookups, timeoutSeconds: number) {
   const freshMs = activityWindowSeconds(timeoutSeconds) * 1000;
-  const known = new LRUCache<string, { username: string; verifiedAt: number; touchedAt: number }>({ max: 100_000 });
+  const known = new LRUCache<string, { username: string; verifiedAt: number }>({ max: 100_000 });
+  /** Activity not written yet: each session's latest request, by performance.now(). */
+  let unwritten = new Map<string, number>();
   /** Moves on every end, so a lookup that was in flight meanwhile does not bring an ended session back. */
   let ends = 0;
   return {
@@ -183,22 +188,43 @@ export function createSessionCache(lookups: ReturnType<typeof createSessionLooku
     async owner(sessionId: string, touch: boolean): Promise<string | undefined> {
       const startedAt = performance.now();
       const entry = known.get(sessionId);
-      if (entry && startedAt - (touch ? entry.touchedAt : entry.verifiedAt) < freshMs) return entry.username;
-      const endsBefore = ends;
-      const touched = touch ? await lookups.touchSession(sessionId) : undefined;
-      const owner = touch ? touched?.username : await lookups.findSession(sessionId);
-      if (owner === undefined) known.delete(sessionId);
-      else if (ends === endsBefore) {
-        // Not rewritten if recorded less than a tenth of the timeout ago: cache from when it was.
-        const touchedAt = touched ? startedAt - touched.activityAgeMs : (known.get(sessionId)?.touchedAt ?? -Infinity);
-        known.set(sessionId, { username: owner, verifiedAt: startedAt, touchedAt });
+      let owner = entry && startedAt - entry.verifiedAt < freshMs ? entry.username : undefined;
+      if (owner === undefined) {
+        const endsBefore = ends;
+        owner = await lookups.findSession(sessionId);
+        if (owner === undefined) known.delete(sessionId);
+        else if (ends === endsBefore) known.set(sessionId, { username: owner, verifiedAt: startedAt });
       }
+      if (touch && owner !== undefined) unwritten.set(sessionId, startedAt);
       return owner;
+    },
+    /**
+     * Writes the activity kept since the last call, each session's as of its latest request, in
+     * one statement. The sessions it finds ended are forgotten. If it fails, the activity is kept
+     * for the next call.
+     */
+    async writeActivity(): Promise<void> {
+      if (unwritten.size === 0) return;
+      const writing = unwritten;
+      unwritten = new Map();
+      const startedAt = performance.now();
+      const endsBefore = ends;
+      let live: Map<string, string>;
+      try {
+        live = await lookups.recordActivity([...writing].map(([id, at]) => ({ id, idleMs: startedAt - at })));
+      } catch (error) {
+        for (const [id, at] of writing) if (!((unwritten.get(id) ?? -Infinity) > at)) unwritten.set(id, at);
+        throw error;
+      }
+      for (const id of writing.keys()) {
+        const username = live.get(id);
+        if (username === undefined) known.delete(id);
+        else if (ends === endsBefore) known.set(id, { username, verifiedAt: startedAt });
+      }
     },
     /** A session this instance just created (its activity was recorded as it was inserted). */
     started(sessionId: string, username: string) {
-      const now = performance.now();
-      known.set(sessionId, { username, verifiedAt: now, touchedAt: now });
+      known.set(sessionId, { username, verifiedAt: performance.now() });
     },
     ended(sessionId: string) {
       // Stryker disable next-line UpdateOperator: any change tells a raced lookup apart; counting down would too.
@@ -216,53 +242,39 @@ export function createSessionCache(lookups: ReturnType<typeof createSessionLooku
 export type SessionCache = ReturnType<typeof createSessionCache>;
 
 /**
- * Session checks for many requests at once (see lib/batcher.ts): each answers the owner of a live
- * session id, or undefined; `touchSession` also records the request as activity. A session already
- * marked active within the last tenth of the timeout (at most 1 s) is not written again: a busy
- * client costs one UPDATE a second, not one per request, and the timeout stays exact to that much.
+ * The session cache's database work. `findSession` answers the owner of a live session id, or
+ * undefined, for many requests at once (see lib/batcher.ts). `recordActivity` moves each live
+ * session's last activity to `idleMs` before now (never back) and answers those sessions' owners.
  */
-export function createSessionLookups(db: Database, timeoutSeconds: number) {
-  const fresh = activityWindowSeconds(timeoutSeconds);
-  const byId = <Row extends { id: string }, Value>(ids: string[], rows: Row[], value: (row: Row) => Value) => {
-    const found = new Map(rows.map((row) => [row.id, value(row)]));
-    return ids.map((id) => ({ value: found.get(id) }));
-  };
-  const live = (ids: string[]) => and(sql`${sessions.id} = any(${textArray(ids)}::uuid[])`, isNull(sessions.endedAt));
+export function createSessionLookups(db: Database) {
   const columns = { id: sessions.id, username: sessions.username };
-  // Runs for nearly every batch of requests under load: its text is built once (see statementOnce).
-  const touch = statementOnce(
-    ["ids"],
-    (slots) => sql`with live as (
-          select id, username, last_activity_at from ${sessions}
-          where id = any(${slots.ids}::text[]::uuid[]) and ended_at is null
-        ), touched as (
-          update ${sessions} set last_activity_at = now()
-          where id = any(${slots.ids}::text[]::uuid[]) and ended_at is null
-            and last_activity_at < now() - make_interval(secs => ${fresh})
-        )
-        select id, username,
-               case when last_activity_at < now() - make_interval(secs => ${fresh}) then 0
-                    else extract(epoch from now() - last_activity_at) end as age
-        from live`,
-  );
   return {
-    /** The owner, and how long before this call the session's recorded activity is (0 when this call recorded it). */
-    touchSession: createBatcher<string, { username: string; activityAgeMs: number } | undefined>(
+    findSession: createBatcher<string, string | undefined>(
       async (ids) => {
-        const rows = await queryRows<{ id: string; username: string; age: number | string }>(
-          db,
-          touch({ ids: textArrayLiteral(ids) }),
-        );
-        return byId(ids, rows, (row) => ({ username: row.username, activityAgeMs: Math.max(0, Number(row.age) * 1000) }));
+        const rows = await db
+          .select(columns)
+          .from(sessions)
+          .where(and(sql`${sessions.id} = any(${textArray(ids)}::uuid[])`, isNull(sessions.endedAt)));
+        const found = new Map(rows.map((row) => [row.id, row.username]));
+        return ids.map((id) => ({ value: found.get(id) }));
       },
       { maxBatch: 512, maxConcurrent: 2 },
     ),
-    findSession: createBatcher<string, string | undefined>(
-      async (ids) => byId(ids, await db.select(columns).from(sessions).where(live(ids)), (row) => row.username),
-      { maxBatch: 512, maxConcurrent: 2 },
-    ),
+    async recordActivity(activity: { id: string; idleMs: number }[]): Promise<Map<string, string>> {
+      const rows = await queryRows<{ id: string; username: string }>(
+        db,
+        sql`update ${sessions} set last_activity_at = greatest(last_activity_at, now() - a.idle_ms * interval '1 millisecond')
+            from unnest(${textArray(activity.map(({ id }) => id))}::uuid[],
+                        ${textArray(activity.map(({ idleMs }) => String(Math.max(0, idleMs))))}::float8[]) as a(id, idle_ms)
+            where ${sessions.id} = a.id and ${sessions.endedAt} is null
+            returning ${sessions.id}, ${sessions.username}`,
+      );
+      return new Map(rows.map((row) => [row.id, row.username]));
+    },
   };
 }
+
+type SessionLookups = ReturnType<typeof createSessionLookups>;
 
 export async function logout(context: ChatContext, caller: Caller): Promise<void> {
   const [ended] = await context.db
@@ -308,17 +320,16 @@ async function afterSessionEnded(context: ChatContext, username: string, session
 /** How often idle sessions are swept: every tenth of the timeout, between 100 ms and 1 s. */
 export const sweepIntervalMs = (timeoutSeconds: number) => Math.min(1000, Math.max(100, (timeoutSeconds * 1000) / 10));
 
-/** Runs the sweeper on one timer until stopped; a failed sweep is retried on the next tick. */
+/**
+ * One sweep: this instance's kept activity is written, then the sessions idle for the timeout are
+ * ended. When the write fails nothing is swept, as it could end a session whose activity it holds.
+ */
+export async function sweepOnce(context: ChatContext): Promise<void> {
+  await context.sessions.writeActivity();
+  await sweepIdleSessions(context);
+}
+
+/** Sweeps every sweepIntervalMs until stopped; a failed sweep is retried on the next tick. */
 export function startSweeper(context: ChatContext, onError: (error: unknown) => void): () => void {
-  const intervalMs = sweepIntervalMs(context.settings.timeoutSeconds);
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    sweepIdleSessions(context)
-      .catch(onError)
-      .finally(() => (running = false));
-  }, intervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
+  return runPeriodically(sweepIntervalMs(context.settings.timeoutSeconds), () => sweepOnce(context), onError);
 }
