@@ -24,12 +24,14 @@ type Interval = {
   delivery: Samples;
   rss: number;
   serverCpuMsPerMessage: number;
+  postgresCpuMsPerMessage: number;
 };
 
 /**
  * Scenario 7: the many-users mix at a fixed offered rate for minutes on end, reported per
- * minute (accepted rate, send → delivery p50/p99, server RSS, server CPU per message), so a
- * slowdown as the tables grow, or a leak, shows as a trend.
+ * minute (accepted rate, send → delivery p50/p99, server RSS, server and PostgreSQL CPU per
+ * message), so a slowdown as the tables grow, or a leak, shows as a trend. The saturation is
+ * measured again at the end, over the tables the soak filled.
  */
 export async function runSoak(options: BenchOptions): Promise<ScenarioResult> {
   const totalMs = Math.round(options.soakMinutes * 60_000);
@@ -46,9 +48,11 @@ export async function runSoak(options: BenchOptions): Promise<ScenarioResult> {
     const { ledger, senders, scenario } = mix;
     const pid = scenario.server.pid;
     let rate = options.soakRate;
+    let saturationBefore: number | undefined;
     if (rate === undefined) {
       const saturation = await measureSaturation(mix, options.duration * 1000);
-      rate = Math.max(1, saturation.figures.acceptedPerSecond / 2);
+      saturationBefore = saturation.figures.acceptedPerSecond;
+      rate = Math.max(1, saturationBefore / 2);
       result.figures.push({
         label: "saturation measured first (closed loop)",
         value: formatRate(saturation.figures.acceptedPerSecond, "msg"),
@@ -74,8 +78,15 @@ export async function runSoak(options: BenchOptions): Promise<ScenarioResult> {
           overall.add(record.deliveredAt - record.plannedAt);
         }
       }
-      const serverCpuMsPerMessage = ((cpu.server / 100) * cpu.wallMs) / Math.max(1, accepted);
-      intervals.push({ startMs, accepted, delivery, rss, serverCpuMsPerMessage });
+      const msPerMessage = (share: number) => ((share / 100) * cpu.wallMs) / Math.max(1, accepted);
+      intervals.push({
+        startMs,
+        accepted,
+        delivery,
+        rss,
+        serverCpuMsPerMessage: msPerMessage(cpu.server),
+        postgresCpuMsPerMessage: msPerMessage(cpu.postgres),
+      });
       // An undrained interval stays in the ledger; the final check reports it.
       if (drained) ledger.retire(phase);
       else undrainedPhases++;
@@ -95,6 +106,8 @@ export async function runSoak(options: BenchOptions): Promise<ScenarioResult> {
     }
     const offer = await traffic;
     await closeInterval(intervalCount - 1, (intervalCount - 1) * intervalMs, readRss(pid), meter.stop());
+    const saturationAfter = await measureSaturation(mix, options.duration * 1000, "saturation-after");
+    if (saturationAfter.drained) ledger.retire("saturation-after");
     ledger.verifyComplete();
 
     const first = intervals[0];
@@ -103,7 +116,16 @@ export async function runSoak(options: BenchOptions): Promise<ScenarioResult> {
     result.tables = [
       {
         caption: `Per ${intervalMs >= 60_000 ? "minute" : `${intervalMs / 1000} s`} (messages by the time they were planned; RSS read at the interval's end):`,
-        headers: ["from", "accepted", "send → delivery p50", "p99", "max", "server RSS", "server CPU per message"],
+        headers: [
+          "from",
+          "accepted",
+          "send → delivery p50",
+          "p99",
+          "max",
+          "server RSS",
+          "server CPU per message",
+          "PostgreSQL CPU per message",
+        ],
         rows: intervals.map((interval) => [
           minutes(interval.startMs),
           formatRate((1000 * interval.accepted) / intervalMs, "msg"),
@@ -112,6 +134,7 @@ export async function runSoak(options: BenchOptions): Promise<ScenarioResult> {
           formatMs(interval.delivery.percentile(100)),
           formatBytes(interval.rss),
           `${(interval.serverCpuMsPerMessage * 1000).toFixed(0)} µs`,
+          `${(interval.postgresCpuMsPerMessage * 1000).toFixed(0)} µs`,
         ]),
       },
     ];
@@ -128,6 +151,15 @@ export async function runSoak(options: BenchOptions): Promise<ScenarioResult> {
         value: `${formatMs(first?.delivery.percentile(99) ?? Number.NaN)} / ${formatMs(last?.delivery.percentile(99) ?? Number.NaN)}`,
       },
       {
+        label: "saturation after the soak (closed loop, over the tables it filled)",
+        value:
+          formatRate(saturationAfter.figures.acceptedPerSecond, "msg") +
+          (saturationBefore === undefined
+            ? ""
+            : ` (${(saturationAfter.figures.acceptedPerSecond / saturationBefore).toFixed(2)}× the saturation before)`),
+        cpu: saturationAfter.cpu,
+      },
+      {
         label: "server RSS before / after the first interval / at the end",
         value: `${formatBytes(rssBefore)} / ${formatBytes(first?.rss ?? Number.NaN)} / ${formatBytes(last?.rss ?? Number.NaN)}`,
       },
@@ -142,6 +174,8 @@ export async function runSoak(options: BenchOptions): Promise<ScenarioResult> {
       lastIntervalP99: last?.delivery.percentile(99) ?? Number.NaN,
       firstIntervalRss: first?.rss ?? Number.NaN,
       lastIntervalRss: last?.rss ?? Number.NaN,
+      saturationBeforePerSecond: saturationBefore ?? Number.NaN,
+      saturationAfterPerSecond: saturationAfter.figures.acceptedPerSecond,
     };
     result.checks.push(
       {

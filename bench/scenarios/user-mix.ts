@@ -85,18 +85,21 @@ export type LoadPoint = {
   gaveUpAfterMs: number | undefined;
 };
 
-/** Closed loop for `durationMs`: every user sends back to back; the accepted rate is the saturation. */
-export async function measureSaturation(mix: UserMix, durationMs: number): Promise<LoadPoint> {
-  setPhase(mix.senders, "saturation");
+/**
+ * Closed loop for `durationMs`: every user sends back to back; the accepted rate is the saturation.
+ * `phase` names its messages in the ledger (a second measurement in one run needs a name of its own).
+ */
+export async function measureSaturation(mix: UserMix, durationMs: number, phase = "saturation"): Promise<LoadPoint> {
+  setPhase(mix.senders, phase);
   const batches = await batchSizes(mix);
   const meter = new CpuMeter(mix.scenario.server.pid);
   const { startedAt } = await saturate(mix.senders, durationMs);
   const cpu = meter.stop();
-  const drained = await mix.drain("saturation");
+  const drained = await mix.drain(phase);
   const messagesPerBatch = await batches.mean();
-  const figures = phaseFigures(mix.ledger, "saturation", startedAt);
+  const figures = phaseFigures(mix.ledger, phase, startedAt);
   return {
-    phase: "saturation",
+    phase,
     offered: undefined,
     figures,
     delivery: figures.deliveryLatency.summary(),

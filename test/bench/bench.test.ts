@@ -52,7 +52,11 @@ describe("npm run bench at tiny size", () => {
     for (const row of soak.tables![0]!.rows) {
       expect(row[2]).toMatch(/ms|s$/);
       expect(row[5]).toMatch(/MiB$/);
+      expect(row[7]).toMatch(/^\d+ µs$/);
     }
+    // ...and the saturation again at its end, over the tables it filled.
+    expect(soak.metrics.saturationBeforePerSecond).toBeGreaterThan(0);
+    expect(soak.metrics.saturationAfterPerSecond).toBeGreaterThan(0);
     // The plot draws ours beside the baselines the run measured.
     const svg = latencySvg(report)!;
     expect(svg).toContain("ours: many users");
