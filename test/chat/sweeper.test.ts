@@ -1,8 +1,10 @@
-import { inArray, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { sweepOnce } from "../../src/chat/sessions.js";
-import { sessions } from "../../src/db/schema.js";
-import { createTestChat } from "../support/chat.js";
+import { sessions, users } from "../../src/db/schema.js";
+import { createChatContext } from "../../src/server.js";
+import { createTestChat, testConfig } from "../support/chat.js";
+import { openTestDatabase } from "../support/database.js";
 import { endReasons } from "../events/helpers.js";
 
 afterEach(() => vi.useRealTimers());
@@ -32,6 +34,29 @@ describe("a sweep", () => {
       expect(Number(row!.idle)).toBeLessThan(5);
     } finally {
       await chat.close();
+    }
+  });
+});
+
+describe("stopping an instance", () => {
+  it("writes the activity it kept", async () => {
+    const database = await openTestDatabase();
+    try {
+      const chat = await createChatContext(database, testConfig({ timeoutSeconds: 60 }));
+      await database.db.insert(users).values({ username: "hans", passwordHash: "x" });
+      const [session] = await database.db
+        .insert(sessions)
+        .values({ username: "hans", lastActivityAt: sql`now() - interval '30 seconds'` })
+        .returning({ id: sessions.id });
+      expect(await chat.context.sessions.owner(session!.id, true)).toBe("hans");
+      await chat.stop();
+      const [row] = await database.db
+        .select({ idle: sql<string>`extract(epoch from now() - ${sessions.lastActivityAt})` })
+        .from(sessions)
+        .where(eq(sessions.id, session!.id));
+      expect(Number(row!.idle)).toBeLessThan(5);
+    } finally {
+      await database.close();
     }
   });
 });
