@@ -25,6 +25,9 @@ type Interval = {
   rss: number;
   serverCpuMsPerMessage: number;
   postgresCpuMsPerMessage: number;
+  generatorCpuMsPerMessage: number;
+  /** Every other process on the machine, in percent of one core. */
+  otherCpu: number;
 };
 
 /**
@@ -86,6 +89,8 @@ export async function runSoak(options: BenchOptions): Promise<ScenarioResult> {
         rss,
         serverCpuMsPerMessage: msPerMessage(cpu.server),
         postgresCpuMsPerMessage: msPerMessage(cpu.postgres),
+        generatorCpuMsPerMessage: msPerMessage(cpu.generator),
+        otherCpu: cpu.other,
       });
       // An undrained interval stays in the ledger; the final check reports it.
       if (drained) ledger.retire(phase);
@@ -125,6 +130,8 @@ export async function runSoak(options: BenchOptions): Promise<ScenarioResult> {
           "server RSS",
           "server CPU per message",
           "PostgreSQL CPU per message",
+          "generator CPU per message",
+          "other CPU",
         ],
         rows: intervals.map((interval) => [
           minutes(interval.startMs),
@@ -135,6 +142,8 @@ export async function runSoak(options: BenchOptions): Promise<ScenarioResult> {
           formatBytes(interval.rss),
           `${(interval.serverCpuMsPerMessage * 1000).toFixed(0)} µs`,
           `${(interval.postgresCpuMsPerMessage * 1000).toFixed(0)} µs`,
+          `${(interval.generatorCpuMsPerMessage * 1000).toFixed(0)} µs`,
+          `${interval.otherCpu.toFixed(0)}%`,
         ]),
       },
     ];

@@ -53,6 +53,7 @@ describe("npm run bench at tiny size", () => {
       expect(row[2]).toMatch(/ms|s$/);
       expect(row[5]).toMatch(/MiB$/);
       expect(row[7]).toMatch(/^\d+ µs$/);
+      expect(row[9]).toMatch(/^\d+%$/);
     }
     // ...and the saturation again at its end, over the tables it filled.
     expect(soak.metrics.saturationBeforePerSecond).toBeGreaterThan(0);
