@@ -32,9 +32,9 @@ type Interval = {
 
 /**
  * Scenario 7: the many-users mix at a fixed offered rate for minutes on end, reported per
- * minute (accepted rate, send → delivery p50/p99, server RSS, server and PostgreSQL CPU per
- * message), so a slowdown as the tables grow, or a leak, shows as a trend. The saturation is
- * measured again at the end, over the tables the soak filled.
+ * minute (accepted rate, send → delivery p50/p99, server RSS, server, PostgreSQL and generator
+ * CPU per message, the machine's other CPU), so a slowdown as the tables grow, or a leak, shows as
+ * a trend. The saturation is measured again at the end, over the tables the soak filled.
  */
 export async function runSoak(options: BenchOptions): Promise<ScenarioResult> {
   const totalMs = Math.round(options.soakMinutes * 60_000);
