@@ -2,6 +2,7 @@ import { readDatabaseActivity, withClient, type DatabaseActivity } from "../data
 import { openStreams, type LoggedInUser } from "../load/chat-client.js";
 import { nowMs, sleep, waitUntil } from "../load/clock.js";
 import {
+  cpuMsPerOperation,
   cpuPerOperation,
   formatCount,
   formatLatency,
@@ -137,6 +138,8 @@ export async function runDirectMessages(options: BenchOptions): Promise<Scenario
         value: `${per("commits", 1)} commits, ${per("rollbacks")} rollbacks, ${per("inserted")} rows inserted, ${per("updated")} updated, ${per("fetched")} fetched, ${per("returned")} scanned (pg_stat_database)`,
       });
     }
+    const saturationMsPerMessage = (share: number) =>
+      cpuMsPerOperation(saturationCpu, share, Math.max(1, saturationFigures.accepted));
     result.metrics = {
       fixedAcceptedPerSecond: fixedFigures.acceptedPerSecond,
       fixedDeliveryP50: fixedDelivery.p50,
@@ -147,10 +150,8 @@ export async function runDirectMessages(options: BenchOptions): Promise<Scenario
       saturationDeliveryP99: saturationFigures.deliveryLatency.summary().p99,
       saturationAckP50: saturationFigures.ackLatency.summary().p50,
       saturationGeneratorCpu: saturationCpu.generator,
-      saturationServerCpuMsPerMessage:
-        ((saturationCpu.server / 100) * saturationCpu.wallMs) / Math.max(1, saturationFigures.accepted),
-      saturationPostgresCpuMsPerMessage:
-        ((saturationCpu.postgres / 100) * saturationCpu.wallMs) / Math.max(1, saturationFigures.accepted),
+      saturationServerCpuMsPerMessage: saturationMsPerMessage(saturationCpu.server),
+      saturationPostgresCpuMsPerMessage: saturationMsPerMessage(saturationCpu.postgres),
       saturationServerCpu: saturationCpu.server,
     };
     result.checks.push(

@@ -6,7 +6,15 @@ import { sleep, waitUntil } from "../load/clock.js";
 import type { SseStream } from "../load/sse-client.js";
 import { metricDelta, scrapeMetrics } from "../metrics-scrape.js";
 import { startNatsServer, type NatsServer } from "../nats-server.js";
-import { formatCount, formatMs, formatRate, type Check, newScenarioResult, type ScenarioResult } from "../report.js";
+import {
+  cpuMsPerOperation,
+  formatCount,
+  formatMs,
+  formatRate,
+  type Check,
+  newScenarioResult,
+  type ScenarioResult,
+} from "../report.js";
 import { CpuMeter, type CpuShare } from "../resource-usage.js";
 import {
   benchUsers,
@@ -307,7 +315,7 @@ function summaryTable(rows: Row[], duration: number) {
     ],
     rows: rows.map((row) => {
       const perInstance = perInstanceFigures(row);
-      const serverMs = ((row.cpu.server / 100) * row.cpu.wallMs) / Math.max(1, row.accepted);
+      const serverMs = cpuMsPerOperation(row.cpu, row.cpu.server, Math.max(1, row.accepted));
       return [
         row.bus,
         String(row.instances),

@@ -1,5 +1,6 @@
 import { nowMs, sleep } from "../load/clock.js";
 import {
+  cpuMsPerOperation,
   formatBytes,
   formatCount,
   formatLatency,
@@ -81,7 +82,7 @@ export async function runSoak(options: BenchOptions): Promise<ScenarioResult> {
           overall.add(record.deliveredAt - record.plannedAt);
         }
       }
-      const msPerMessage = (share: number) => ((share / 100) * cpu.wallMs) / Math.max(1, accepted);
+      const msPerMessage = (share: number) => cpuMsPerOperation(cpu, share, Math.max(1, accepted));
       intervals.push({
         startMs,
         accepted,
