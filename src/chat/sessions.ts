@@ -152,10 +152,10 @@ async function recordFailure(context: ChatContext, username: string): Promise<ne
 export type Caller = { username: string; sessionId: string };
 
 /**
- * How long a live session is trusted from memory, and how often each instance writes its sessions'
- * activity: a tenth of the timeout, at most 1 s.
+ * How long the database's word that a session is live is trusted from memory: a tenth of the
+ * timeout, at most 1 s. (Activity is written on each sweep, every sweepIntervalMs.)
  */
-const activityWindowSeconds = (timeoutSeconds: number) => Math.min(1, timeoutSeconds / 10);
+const trustedForSeconds = (timeoutSeconds: number) => Math.min(1, timeoutSeconds / 10);
 
 /**
  * The caller behind a bearer token, if its session is live. `touch` records activity for the
@@ -177,7 +177,7 @@ export async function authenticate(context: ChatContext, token: string, touch: b
  * with an end is not remembered. Once the hub may have missed notices, every check is forgotten.
  */
 export function createSessionCache(lookups: SessionLookups, timeoutSeconds: number) {
-  const freshMs = activityWindowSeconds(timeoutSeconds) * 1000;
+  const freshMs = trustedForSeconds(timeoutSeconds) * 1000;
   const known = new LRUCache<string, { username: string; verifiedAt: number }>({ max: 100_000 });
   /** Activity not written yet: each session's latest request, by performance.now(). */
   let unwritten = new Map<string, number>();
