@@ -1,5 +1,4 @@
 import { methodNotAllowed } from "hono/method-not-allowed";
-import { requestId } from "hono/request-id";
 import type { ChatContext } from "./chat/context.js";
 import { AppError } from "./chat/errors.js";
 import { limitBodySize } from "./http/body-limit.js";
@@ -8,8 +7,8 @@ import { corsFor } from "./http/cors.js";
 import { docsPage } from "./http/docs-page.js";
 import { problemResponse, toAppError } from "./http/problem.js";
 import { createRateLimits, limitEveryRequest } from "./http/rate-limit.js";
+import { responseHeaders } from "./http/response-headers.js";
 import { createRouter } from "./http/router.js";
-import { securityHeaders } from "./http/security-headers.js";
 import { requestLog } from "./observability/request-log.js";
 import { createObservability, type Observability } from "./observability/telemetry.js";
 import { authRoutes } from "./routes/auth.js";
@@ -49,9 +48,8 @@ export function createApp(context: ChatContext, options: AppOptions = {}) {
   const app = createRouter();
   const observability = options.observability ?? createObservability({ logLevel: "silent", processMetrics: false });
 
-  app.use(requestId());
-  app.use(securityHeaders());
   app.use(requestLog(observability.logger, observability.metrics));
+  app.use(responseHeaders());
   if (options.corsOrigins?.length) app.use(corsFor(options.corsOrigins));
   if (options.connectionLimit) app.use(refuseOverCapacity(options.connectionLimit));
   app.use(limitEveryRequest(createRateLimits(context.settings.rateLimits)));

@@ -10,9 +10,9 @@ const UNMATCHED_ROUTE = "(unmatched)";
 
 /**
  * One log line and one histogram sample per request: request id, method, route pattern, path
- * (never the query string, where `access_token` may be), status, duration and the caller. Also
- * puts X-Request-Id on responses built outside hono's helpers (problem+json). Must run after the
- * request-id middleware and before everything else.
+ * (never the query string, where `access_token` may be), status, duration and the caller. The
+ * outermost layer, so that it logs what every other one did; the id it logs is the one
+ * responseHeaders gives the request.
  */
 export function requestLog(logger: Logger, metrics: Metrics): MiddlewareHandler<AppEnv> {
   // The fields below hold no secret, so the lines skip redaction: its wildcard paths cost a check
@@ -23,7 +23,6 @@ export function requestLog(logger: Logger, metrics: Metrics): MiddlewareHandler<
     const started = performance.now();
     await next();
     const requestId = c.get("requestId");
-    if (!c.res.headers.has("x-request-id")) c.res.headers.set("x-request-id", requestId);
     const seconds = (performance.now() - started) / 1000;
     const { method } = c.req;
     const status = c.res.status;

@@ -4,7 +4,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { ChatContext } from "../chat/context.js";
 import { openEventStream, type EventStreamOptions } from "../chat/event-stream.js";
 import { DURABLE_EVENT_TYPES, EVENT_DATA, type EventType } from "../chat/events.js";
-import { alreadySent } from "../http/node-response.js";
+import { handlerWritesResponse } from "../http/node-response.js";
 import { requireSession } from "../http/auth.js";
 import { responseSink, webStreamSink } from "../http/stream-sink.js";
 import { bearerSecurity, createRouter, ProblemSchema, problemResponses } from "../http/router.js";
@@ -132,6 +132,7 @@ export function eventRoutes(context: ChatContext) {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache, no-transform",
       "x-accel-buffering": "no",
+      "x-request-id": c.get("requestId"),
     };
     // HEAD gets the stream's head and no stream: node:http writes no body for it, so a stream would never end the answer.
     if (c.req.method === "HEAD") return c.body(null, 200, headers);
@@ -140,7 +141,7 @@ export function eventRoutes(context: ChatContext) {
     if (outgoing instanceof ServerResponse) {
       // On node:http the stream writes to the response itself, which thousands of idle streams
       // make worth it: no web stream and no reader loop per connection. The head carries every
-      // header set so far (request id, CORS); hono's CORS adds Vary only after the handler. It is
+      // header set so far (CORS) and the request id; hono's CORS adds Vary only after the handler. It is
       // written on connecting, so a stream refused (too_many_streams) still gets its problem+json.
       openEventStream(options, (events) => {
         const draft = c.body(null, 200, headers).headers;
@@ -149,7 +150,7 @@ export function eventRoutes(context: ChatContext) {
         outgoing.writeHead(200, Object.fromEntries(draft));
         return responseSink(outgoing)(events);
       });
-      return alreadySent();
+      return handlerWritesResponse(outgoing);
     }
     const { readable, connect } = webStreamSink(options.bufferBytes);
     openEventStream(options, connect);

@@ -9,7 +9,7 @@ const files = {
   "/web/style.css": { name: "style.css", type: "text/css; charset=utf-8" },
 };
 
-/** The web chat page at GET / and its script and style; outside the OpenAPI document, like /docs. Its headers (CSP) come from src/http/security-headers.ts. */
+/** The web chat page at GET / and its script and style; outside the OpenAPI document, like /docs. Its headers (CSP) come from src/http/response-headers.ts. */
 export function webRoutes() {
   const router = createRouter();
   for (const [path, file] of Object.entries(files)) {

@@ -1,4 +1,7 @@
+import { Hono } from "hono";
+import { secureHeaders } from "hono/secure-headers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { contentSecurityPolicy, SECURITY_HEADERS } from "../../src/http/response-headers.js";
 import { createTestChat, type TestChat } from "../support/chat.js";
 
 let chat: TestChat;
@@ -8,6 +11,29 @@ beforeAll(async () => {
 afterAll(() => chat.close());
 
 const API_POLICY = "default-src 'none'; frame-ancestors 'none'";
+
+// The policies as hono's secureHeaders options, as they were written before the headers went to node:http directly.
+const API_POLICY_OPTIONS = { defaultSrc: ["'none'"], frameAncestors: ["'none'"] };
+const DOCS_PAGE_POLICY_OPTIONS = {
+  defaultSrc: ["'none'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", "data:"],
+  connectSrc: ["'self'"],
+  baseUri: ["'none'"],
+  formAction: ["'none'"],
+  frameAncestors: ["'none'"],
+};
+const WEB_PAGE_POLICY_OPTIONS = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  connectSrc: ["'self'"],
+  imgSrc: ["'self'"],
+  baseUri: ["'none'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+};
 
 function expectSecurityHeaders(response: Response, what: string) {
   expect(response.headers.get("x-content-type-options"), what).toBe("nosniff");
@@ -86,6 +112,23 @@ describe("security headers", () => {
       expect(policy, path).toContain("connect-src 'self'");
       expect(policy, path).toContain("frame-ancestors 'none'");
       expect(policy, path).not.toMatch(/unsafe|\*|https?:/);
+    }
+  });
+});
+
+describe("the security headers written out", () => {
+  it("are the ones hono's secureHeaders sets with the same options, each policy included", async () => {
+    for (const [path, policy] of [
+      ["/messages", API_POLICY_OPTIONS],
+      ["/docs", DOCS_PAGE_POLICY_OPTIONS],
+      ["/web/app.js", WEB_PAGE_POLICY_OPTIONS],
+    ] as const) {
+      const reference = new Hono();
+      reference.use(secureHeaders({ xFrameOptions: "DENY", referrerPolicy: "no-referrer", contentSecurityPolicy: policy }));
+      reference.get("*", (c) => c.body(null));
+      const expected = [...(await reference.request(path)).headers].sort();
+      const ours = [...SECURITY_HEADERS, ["content-security-policy", contentSecurityPolicy(path)]].sort();
+      expect(ours, path).toEqual(expected);
     }
   });
 });
