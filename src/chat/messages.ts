@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableName, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, getTableName, lt, or, sql, type Query } from "drizzle-orm";
 import {
   bareColumn as bare,
   isDatabaseUnavailable,
@@ -130,7 +130,7 @@ function buildMessageBatchStatement(notices: CommitNotices | undefined) {
 }
 
 /** The statement storeMessages runs for `sends`. */
-export function messageBatchQuery(hub: Hub, sends: readonly MessageSend[]): SQL {
+export function messageBatchQuery(hub: Hub, sends: readonly MessageSend[]): Query {
   const input = sends.map(({ from, to, text, sentAt }, ord) => ({
     ord,
     sender: from,

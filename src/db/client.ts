@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
-import { fillPlaceholders, Param, sql, SQL, StringChunk, type Placeholder } from "drizzle-orm";
+import { fillPlaceholders, sql, SQL, type Placeholder, type Query } from "drizzle-orm";
 import { PgDialect, type AnyPgColumn, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
@@ -117,10 +117,17 @@ export function openDatabase(config: { databaseUrl?: string; dataDir: string }):
   return config.databaseUrl ? openPostgres(config.databaseUrl) : openPglite(config.dataDir);
 }
 
-/** Runs raw SQL (built with drizzle's `sql` template, so parameterised) and returns its rows on either driver. */
-export async function queryRows<Row>(db: Database | Transaction, query: SQL): Promise<Row[]> {
+/**
+ * Runs raw SQL (built with drizzle's `sql` template, so parameterised), or a statement statementOnce
+ * compiled, and returns its rows on either driver.
+ */
+export async function queryRows<Row>(db: Database | Transaction, query: SQL | Query): Promise<Row[]> {
+  // A compiled statement goes to the driver as it is; drizzle's execute would walk a template again.
+  const result: unknown =
+    query instanceof SQL
+      ? await db.execute(query)
+      : await db._.session.prepareQuery(query, undefined, undefined, false).execute();
   // postgres.js answers the rows themselves, PGlite an object holding them.
-  const result: unknown = await db.execute(query);
   return Array.isArray(result) ? (result as Row[]) : (result as { rows: Row[] }).rows;
 }
 
@@ -139,36 +146,25 @@ export function textArrayLiteral(values: readonly string[]): string {
 }
 
 /**
- * A statement whose SQL text is built once, for the ones that run for every batch of requests.
- * drizzle walks a template's every chunk (tables, columns, nested templates) on each call to write
- * the same text again: for the message batch, about a tenth of the server's CPU at half of
- * saturation. `build` gets a placeholder for each name (bind it with its cast, e.g.
- * `${slots.names}::text[]`); each call answers the statement with those values bound, for
- * queryRows on either driver. Values of anything else in the template are kept from the first call.
+ * A statement compiled once, for the ones that run for every batch of requests. drizzle walks a
+ * template's every chunk (tables, columns, nested templates) to write the same text again, and
+ * walks even a template of plain text and parameters chunk by chunk: for one-message batches, a
+ * quarter of the server's CPU per batch (BENCHMARKS.md, "The batch statement compiled once"). `build` gets
+ * a placeholder for each name (bind it with its cast, e.g. `${slots.names}::text[]`); each call
+ * answers the compiled text with those values in the placeholders' places, for queryRows on either
+ * driver. Values of anything else in the template are kept from the first call.
  */
 export function statementOnce<Name extends string>(
   names: readonly Name[],
   build: (slots: Record<Name, Placeholder<Name>>) => SQL,
-): (values: Record<Name, string>) => SQL {
-  let compiled: { texts: StringChunk[]; params: unknown[] } | undefined;
+): (values: Record<Name, string>) => Query {
+  let compiled: Query | undefined;
   return (values) => {
-    compiled ??= compileStatement(
+    compiled ??= new PgDialect().sqlToQuery(
       build(Object.fromEntries(names.map((name) => [name, sql.placeholder(name)])) as Record<Name, Placeholder<Name>>),
     );
-    const { texts, params } = compiled;
-    const bound = fillPlaceholders(params, values);
-    return new SQL(texts.flatMap((text, index) => (index < bound.length ? [text, new Param(bound[index])] : [text])));
+    return { ...compiled, params: fillPlaceholders(compiled.params, values) };
   };
-}
-
-/** The text of a statement cut at its parameters ($1, $2, …), and the parameters. */
-function compileStatement(query: SQL): { texts: StringChunk[]; params: unknown[] } {
-  const { sql: text, params } = new PgDialect().sqlToQuery(query);
-  // drizzle numbers parameters in order, so the cuts fall between them, unless the text holds a $n of its own.
-  const texts = text.split(/\$\d+\b/);
-  if (texts.length !== params.length + 1)
-    throw new Error("statementOnce: the statement's text holds a $n that is not one of its parameters");
-  return { texts: texts.map((part) => new StringChunk(part)), params };
 }
 
 /** A column's bare name, where SQL takes no table-qualified one (insert column lists, update set). */

@@ -1,5 +1,4 @@
 import { sql } from "drizzle-orm";
-import { PgDialect } from "drizzle-orm/pg-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sendBroadcast } from "../../src/chat/broadcasts.js";
 import { messageBatchQuery, storeMessages } from "../../src/chat/messages.js";
@@ -49,7 +48,7 @@ describe("the message batch statement's kept plan, with 3,000 users online", () 
 
   it("reads only the rows of the batch's users, in users and sessions", async () => {
     const sends = [{ from: "plan_user_1", to: "plan_user_2", text: "one message", sentAt: new Date() }];
-    const { sql: text, params } = new PgDialect().sqlToQuery(messageBatchQuery(chat.context.hub, sends));
+    const { sql: text, params } = messageBatchQuery(chat.context.hub, sends);
     const plan = await chat.db.transaction(async (tx) => {
       // The plan kept for a prepared statement: one made for any values (PostgreSQL's generic plan).
       await tx.execute(sql`set local plan_cache_mode = force_generic_plan`);
