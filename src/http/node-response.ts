@@ -31,6 +31,6 @@ export function nodeServerFetch(app: {
 }) {
   return async (request: Request, env: HttpBindings | Http2Bindings): Promise<Response> => {
     const response = await app.fetch(request, env);
-    return "outgoing" in env && writtenByHandler.has(env.outgoing as ServerResponse) ? RESPONSE_ALREADY_SENT : response;
+    return "outgoing" in env && isWrittenByHandler(env.outgoing as ServerResponse) ? RESPONSE_ALREADY_SENT : response;
   };
 }

@@ -66,17 +66,16 @@ export function responseHeaders(): MiddlewareHandler<AppEnv> {
     c.set("requestId", requestId);
     await next();
     const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
-    const policy = contentSecurityPolicy(c.req.path);
+    let set: (name: string, value: string) => void;
     if (outgoing instanceof ServerResponse) {
       if (isWrittenByHandler(outgoing)) return;
-      outgoing.setHeader("x-request-id", requestId);
-      for (const [name, value] of SECURITY_HEADERS) outgoing.setHeader(name, value);
-      outgoing.setHeader("content-security-policy", policy);
-      return;
+      set = (name, value) => outgoing.setHeader(name, value);
+    } else {
+      const headers = c.res.headers;
+      set = (name, value) => headers.set(name, value);
     }
-    const headers = c.res.headers;
-    headers.set("x-request-id", requestId);
-    for (const [name, value] of SECURITY_HEADERS) headers.set(name, value);
-    headers.set("content-security-policy", policy);
+    set("x-request-id", requestId);
+    for (const [name, value] of SECURITY_HEADERS) set(name, value);
+    set("content-security-policy", contentSecurityPolicy(c.req.path));
   };
 }
