@@ -102,18 +102,22 @@ export const broadcasts = pgTable("broadcasts", {
  * Each user's numbered log of durable events: offline delivery and stream resume read it. A message
  * or broadcast event refers to its row (the payload is built when read, see event-log.ts); other
  * events, and message events stored before the references existed, carry their payload in `data`.
+ *
+ * No foreign keys: one statement shape writes every event (appendEventSteps), and it writes what
+ * they would check in the same statement: it upserts the user's row to number the event, and
+ * inserts the message or broadcast the event refers to. Users, messages and broadcasts are never
+ * deleted. The keys re-checked each event row at the end of that statement: about half of a
+ * 5,000-recipient broadcast's execution (BENCHMARKS.md, "The events table without foreign keys").
  */
 export const events = pgTable(
   "events",
   {
-    username: text("username")
-      .notNull()
-      .references(() => users.username),
+    username: text("username").notNull(),
     id: bigint("id", { mode: "number" }).notNull(),
     type: text("type").notNull(),
     data: jsonb("data"),
-    messageId: bigint("message_id", { mode: "number" }).references(() => messages.id),
-    broadcastId: bigint("broadcast_id", { mode: "number" }).references(() => broadcasts.id),
+    messageId: bigint("message_id", { mode: "number" }),
+    broadcastId: bigint("broadcast_id", { mode: "number" }),
     createdAt: at("created_at").notNull().defaultNow(),
   },
   (table) => [
