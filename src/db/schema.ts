@@ -106,8 +106,8 @@ export const broadcasts = pgTable("broadcasts", {
  * No foreign keys: one statement shape writes every event (appendEventSteps), and it writes what
  * they would check in the same statement: it upserts the user's row to number the event, and
  * inserts the message or broadcast the event refers to. Users, messages and broadcasts are never
- * deleted. The keys re-checked each event row at the end of that statement: about half of a
- * 5,000-recipient broadcast's execution (BENCHMARKS.md, "The events table without foreign keys").
+ * deleted. The keys re-checked each event row at the end of that statement: about a third of what
+ * a broadcast to 5,000 online users cost (BENCHMARKS.md, "The events table without foreign keys").
  */
 export const events = pgTable(
   "events",
