@@ -4,7 +4,10 @@ import type { MiddlewareHandler } from "hono";
 import { isWrittenByHandler } from "./node-response.js";
 import type { AppEnv } from "./router.js";
 
-/** The docs page: its own scripts and styles, the document and try-it-out calls to this origin, nothing else (Swagger UI's icons are data: URLs in its stylesheet). */
+/**
+ * The docs page: its own scripts and styles, the document and try-it-out calls to this origin,
+ * nothing else (Swagger UI's icons are data: URLs in its stylesheet).
+ */
 const DOCS_PAGE_POLICY =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
